@@ -1,0 +1,83 @@
+"""The public face of the Cython kernel: validation, threads, layout."""
+from contextlib import contextmanager
+
+from . import _hessian
+from ._validation import (
+    check_n_threads,
+    check_out,
+    check_proba,
+    check_sample_weight,
+    check_X,
+)
+
+_controller = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Keep BLAS at one thread while the kernel runs its own threads.
+
+    scipy's OpenBLAS would otherwise start threads inside each of ours.  Needs
+    threadpoolctl (the ``fast`` extra); without it BLAS runs with its default
+    thread count: same results, possibly oversubscribed cores.
+    """
+    global _controller
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _controller = False
+        else:
+            _controller = ThreadpoolController()
+    if not _controller:
+        yield
+        return
+    with _controller.limit(limits=1, user_api="blas"):
+        yield
+
+
+def pair_products(X, proba, sample_weight, fit_intercept, n_threads):
+    """Packed ``M_ij`` (i < j) from validated inputs: see ``_hessian.pair_products``."""
+    with single_threaded_blas():
+        return _hessian.pair_products(X, proba, sample_weight, bool(fit_intercept), n_threads)
+
+
+def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_threads=None):
+    """Block Hessian of the weighted multinomial cross-entropy.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+        float32 or float64, C- or F-ordered, read-only allowed; never copied.
+        Other real dtypes are converted to float64.
+    proba : array-like of shape (n_samples, n_classes)
+        Class probabilities; each row sums to 1.
+    sample_weight : array-like of shape (n_samples,), optional
+        Non-negative weights (zeros allowed).
+    fit_intercept : bool
+        Append a constant 1 to each row: the intercept is the last
+        coordinate of each class block.
+    out : ndarray of shape (m, m), float64, C-contiguous, optional
+        Written in place and returned.
+    n_threads : int, optional
+        Threads for the kernel; None uses all available cores.  The result is
+        bit-for-bit identical for any thread count.
+
+    Returns
+    -------
+    H : ndarray of shape (m, m), float64, ``m = n_classes * p``,
+        ``p = n_features + fit_intercept``.  Class-major blocks: block ``(i, j)``
+        is ``sum_n w_n p_ni (delta_ij - p_nj) x_n x_n^T``.  Full (both
+        triangles), symmetric, positive semi-definite.
+    """
+    X = check_X(X)
+    n, d = X.shape
+    P = check_proba(proba, n)
+    w = check_sample_weight(sample_weight, n)
+    n_threads = check_n_threads(n_threads)
+    k = P.shape[1]
+    p = d + bool(fit_intercept)
+    out = check_out(out, k * p)
+    pairs = pair_products(X, P, w, fit_intercept, n_threads)
+    _hessian.hessian_from_pairs(pairs, k, p, out)
+    return out

@@ -513,6 +513,13 @@ def test_wrong_data_and_nonconverged_fit_warn():
         _inference.inference(model)
 
 
+def test_robust_checks_dataframe_columns(anes96):
+    X, y = anes96
+    model = fitted_model(X, y)
+    with pytest.raises(ValueError, match="columns"):
+        _inference.inference(model, cov_type="HC0", X=X[X.columns[::-1]], y=y)
+
+
 def test_well_conditioned_fit_does_not_warn(anes96):
     X, y = anes96
     with warnings.catch_warnings():

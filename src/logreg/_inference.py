@@ -821,6 +821,15 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
         raise ValueError("cov_type='cluster' needs groups=... (one cluster label per sample).")
     if cov_type != "cluster" and groups is not None:
         raise ValueError(f"groups is only used with cov_type='cluster', not {cov_type!r}.")
+    fitted_names = getattr(model, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if fitted_names is not None and columns is not None and (
+            len(columns) != len(fitted_names)
+            or any(str(a) != str(b) for a, b in zip(columns, fitted_names))):
+        raise ValueError(
+            f"X has columns {[str(c) for c in columns]} but the model was fitted with "
+            f"{[str(c) for c in fitted_names]}: pass the training data."
+        )
     X = check_X(X)
     n, d = X.shape
     if d != int(model.n_features_in_):

@@ -63,7 +63,7 @@ import numbers
 import warnings
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
 from scipy.linalg import lapack
 
 from ._validation import check_sample_weight, check_X
@@ -276,7 +276,7 @@ class InferenceResult:
         with np.errstate(invalid="ignore"):
             self.bse = np.where(var >= 0, np.sqrt(np.abs(var)), np.nan)
             self.zvalues = params / self.bse
-        self.pvalues = 2.0 * stats.norm.sf(np.abs(self.zvalues))
+        self.pvalues = 2.0 * special.ndtr(-np.abs(self.zvalues))
 
     @property
     def class_names(self):
@@ -320,12 +320,12 @@ class InferenceResult:
     def llr_pvalue(self):
         if self.df_model == 0:
             return np.nan
-        return float(stats.chi2.sf(self.llr, self.df_model))
+        return float(special.chdtrc(self.df_model, self.llr))
 
     def conf_int(self, alpha=0.05):
         """Wald confidence intervals, shape ``(k - 1, p, 2)`` (lower, upper)."""
         alpha = _check_alpha(alpha)
-        q = stats.norm.ppf(1.0 - alpha / 2.0)
+        q = special.ndtri(1.0 - alpha / 2.0)
         half = q * self.bse
         return np.stack([self.params - half, self.params + half], axis=-1)
 

@@ -100,20 +100,22 @@ def test_unpenalized_same_optimum_as_sklearn_c_inf():
 # statsmodels: unpenalized maximum likelihood
 # ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("k", [3, 5])
-def test_unpenalized_matches_statsmodels_mnlogit(k):
+@pytest.mark.parametrize("k,fit_intercept", [(3, True), (5, True), (4, False)])
+def test_unpenalized_matches_statsmodels_mnlogit(k, fit_intercept):
     X, y, _ = make_classification(n=500, d=4, k=k, seed=11)
-    ours = logreg.LogisticRegression(penalty=None).fit(X, y)
-    exog = sm.add_constant(X, prepend=False)            # constant last, like ours
+    X[:, 1] += 1.0
+    ours = logreg.LogisticRegression(penalty=None, fit_intercept=fit_intercept).fit(X, y)
+    exog = sm.add_constant(X, prepend=False) if fit_intercept else X  # constant last, like ours
     res = sm.MNLogit(y, exog).fit(method="newton", maxiter=100, disp=0)
     np.testing.assert_allclose(ours.predict_proba(X), res.predict(exog),
                                rtol=0, atol=STATSMODELS_PROBA_ATOL)
     # statsmodels uses class 0 as the reference: its params are coef_i - coef_0
-    ours_vs_0 = (full_coef(ours)[1:] - full_coef(ours)[0]).T
-    assert_allclose_scaled(ours_vs_0, res.params, STATSMODELS_COEF_RTOL)
+    coef = full_coef(ours) if fit_intercept else ours.coef_
+    assert_allclose_scaled((coef[1:] - coef[0]).T, res.params, STATSMODELS_COEF_RTOL)
     state = ours._inference_state_
     np.testing.assert_allclose(state["loglike"], res.llf, rtol=1e-10)
-    np.testing.assert_allclose(state["loglike_null"], res.llnull, rtol=1e-10)
+    if fit_intercept:   # statsmodels' llnull is the intercept-only model, as ours
+        np.testing.assert_allclose(state["loglike_null"], res.llnull, rtol=1e-10)
 
 
 def test_unpenalized_binary_matches_statsmodels_logit():

@@ -363,6 +363,8 @@ def gradient_descent(X, y, w, coef0, *, binary, fit_intercept, C, tol, max_iter,
                             step_size=0.0 if stop else learning_rate, damping=0.0,
                             seconds=time.perf_counter() - t_start))
         if verbose:
+            if iteration == 0:
+                print(f"{'iter':>4} {'objective':>22} {'max|grad|':>10}")
             print(f"{iteration:4d} {objective * to_normalized:22.15e} {grad_max:10.3e}",
                   flush=True)
         if stop:

@@ -146,7 +146,10 @@ def check_X_estimator(X, *, name="X"):
     """
     if _is_sparse(X):
         raise TypeError(f"{name} is a sparse matrix; logreg needs a dense array.")
-    arr = np.asarray(X)
+    try:
+        arr = np.asarray(X)
+    except ValueError as exc:   # ragged nested lists
+        raise ValueError(f"{name} could not be read as a 2-D numeric array: {exc}") from None
     if arr.dtype.kind == "c":
         raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
     if arr.dtype.kind == "O":
@@ -188,7 +191,10 @@ def check_y_labels(y, n_samples):
         )
     if _is_sparse(y):
         raise TypeError("y is a sparse matrix; pass the labels as a dense 1-D array.")
-    arr = np.asarray(y)
+    try:
+        arr = np.asarray(y)
+    except ValueError as exc:
+        raise ValueError(f"y could not be read as a 1-D array of labels: {exc}") from None
     if arr.ndim == 2 and arr.shape[1] == 1:
         warnings.warn(
             "A column-vector y was passed when a 1d array was expected; it was raveled.",

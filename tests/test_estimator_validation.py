@@ -138,6 +138,13 @@ def test_bad_parameters_are_rejected_in_fit(params, error, match):
         clf.fit(X_OK, Y_OK)
 
 
+@pytest.mark.parametrize("k", [2, 3])
+def test_values_whose_squares_overflow_are_rejected(k):
+    X = with_value(X_OK, (2, 1), 1e200)
+    with pytest.raises(ValueError, match="Hessian overflowed.*Rescale the features"):
+        logreg.LogisticRegression().fit(X, Y_OK % k)
+
+
 def test_bad_input_at_predict_time():
     clf = logreg.LogisticRegression().fit(X_OK, Y_OK)
     with pytest.raises(ValueError, match="X has 2 features, but LogisticRegression is "
@@ -175,6 +182,7 @@ def test_bad_inputs_never_crash_the_interpreter():
             (X, np.zeros(40), None),
             (X.astype(object), y.astype(float) + 0.5, None),
             (scipy.sparse.csr_matrix(X), y, None),
+            (np.where(X > 1, 1e200, X), y, None),
         ]
         for Xc, yc, wc in cases:
             try:

@@ -123,6 +123,11 @@ class NewtonSolver:
         self.data_loss_value = L
         self.objective = self.scale * L + self.l2 * _loss.l2_penalty(self.coef, self.fit_intercept)
         self.gradient = self.scale * G + self.l2 * self.mask * self.coef
+        if not np.all(np.isfinite(self.pairs)):
+            raise ValueError(
+                "The Hessian overflowed: X (or sample_weight) has entries so large that "
+                "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
+                "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
         H = _loss.hessian_from_pairs(self.pairs, self.k, self.p, self.binary)
         H *= self.scale
         H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
@@ -160,8 +165,8 @@ class NewtonSolver:
             while factor is None and delta < 1e12:
                 delta *= 10.0
                 factor = self._factor(H + np.diag(delta * diag))
-            if factor is None:      # H is not even finite
-                raise FloatingPointError("the Hessian is not finite")
+            if factor is None:      # unreachable for a finite H: delta * diag dominates
+                raise FloatingPointError("the damped Hessian could not be factorized")
             self.damping = delta
             self.damped.append(len(self.history))
         step = -scipy.linalg.cho_solve(factor, self.gradient.ravel(), check_finite=False)
@@ -220,8 +225,8 @@ class NewtonSolver:
         """Run the loop from ``coef0`` ``(k, p)``; returns a ``NewtonResult`` with
 
         coef, n_iter (Newton steps taken), converged, history (list of dicts
-        with ``HISTORY_FIELDS``), data_hessian (unscaled data-term Hessian at
-        ``coef``), data_loss (``sum w CE`` at ``coef``), sum_weights,
+        with ``HISTORY_FIELDS``), data_hessian (unpenalized fits: the unscaled
+        data-term Hessian at ``coef``; else None), data_loss (``sum w CE`` at ``coef``), sum_weights,
         separation (bool), damped (iterations with a damped Hessian).
         """
         self.setup(coef0)
@@ -297,7 +302,8 @@ class NewtonSolver:
         return NewtonResult(
             coef=coef, n_iter=n_iter, converged=bool(is_converged and not separation),
             history=self.history, data_loss=self.data_loss_value,
-            data_hessian=self.hessian_data(), sum_weights=self.sum_weights,
+            data_hessian=None if self.penalized else self.hessian_data(),
+            sum_weights=self.sum_weights,
             separation=bool(separation), damped=list(self.damped))
 
     def hessian_data(self):

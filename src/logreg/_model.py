@@ -229,6 +229,8 @@ class LogisticRegression:
         p = d + bool(self.fit_intercept)
         coef0 = self._warm_start_coef(classes, k, d)
         if self.solver == "newton":
+            if hasattr(self, "learning_rate_"):    # left from an earlier gd fit
+                del self.learning_rate_
             if coef0 is None:
                 coef0 = initial_coef(codes, w, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)

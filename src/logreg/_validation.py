@@ -181,7 +181,7 @@ def check_y_labels(y, n_samples):
 
     A column vector ``(n, 1)`` is raveled with a ``DataConversionWarning``.
     """
-    import warnings
+    import warnings  # imported here: this section stays self-contained for merges
 
     from ._exceptions import DataConversionWarning, sklearn_compatible
 

@@ -132,3 +132,146 @@ def check_out(out, m):
     if not out.flags.writeable:
         raise ValueError("out is read-only.")
     return out
+
+
+# ---------------------------------------------------------------------------
+# Estimator inputs (LogisticRegression): X with scikit-learn's error wording,
+# labels, class weights.  Owned by the solver/estimator work.
+# ---------------------------------------------------------------------------
+
+def check_X_estimator(X, *, name="X"):
+    """``check_X`` plus what an estimator meets: object arrays, complex, lists, 1-D.
+
+    Messages contain the phrases scikit-learn's common checks look for.
+    """
+    if _is_sparse(X):
+        raise TypeError(f"{name} is a sparse matrix; logreg needs a dense array.")
+    try:
+        arr = np.asarray(X)
+    except ValueError as exc:   # ragged nested lists
+        raise ValueError(f"{name} could not be read as a 2-D numeric array: {exc}") from None
+    if arr.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
+    if arr.dtype.kind == "O":
+        try:
+            arr = arr.astype(np.float64)
+        except TypeError as exc:   # e.g. a dict in a cell: keep Python's wording
+            raise TypeError(f"{name} must be numeric: {exc}") from None
+        except ValueError as exc:  # e.g. a string that is not a number
+            raise TypeError(f"{name} must be numeric (real numbers): {exc}") from None
+    if arr.ndim == 1:
+        raise ValueError(
+            f"Expected a 2-D {name}, got a 1-D array of shape {arr.shape} instead. Reshape "
+            "your data either using X.reshape(-1, 1) if it has a single feature or "
+            "X.reshape(1, -1) if it contains a single sample."
+        )
+    if arr.ndim == 2 and arr.shape[1] == 0:
+        raise ValueError(
+            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    if arr.ndim == 2 and arr.shape[0] == 0:
+        raise ValueError(
+            f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+        )
+    return check_X(arr, name=name)
+
+
+def check_y_labels(y, n_samples):
+    """Class labels of any type -> ``(classes, codes)``; ``codes`` index ``classes``.
+
+    A column vector ``(n, 1)`` is raveled with a ``DataConversionWarning``.
+    """
+    import warnings  # imported here: this section stays self-contained for merges
+
+    from ._exceptions import DataConversionWarning, sklearn_compatible
+
+    if y is None:
+        raise ValueError(
+            "This classifier requires y to be passed, but the target y is None."
+        )
+    if _is_sparse(y):
+        raise TypeError("y is a sparse matrix; pass the labels as a dense 1-D array.")
+    try:
+        arr = np.asarray(y)
+    except ValueError as exc:
+        raise ValueError(f"y could not be read as a 1-D array of labels: {exc}") from None
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled.",
+            sklearn_compatible(DataConversionWarning), stacklevel=3,
+        )
+        arr = arr.ravel()
+    if arr.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {arr.shape} instead.")
+    if arr.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples}, "
+            f"y has {arr.shape[0]}."
+        )
+    if arr.dtype.kind == "c":
+        raise ValueError("Complex data not supported: y has complex labels.")
+    if arr.dtype.kind == "f":
+        if not _all_finite(arr):
+            raise ValueError("Input y contains NaN or infinity.")
+        if np.any(arr != np.round(arr)):
+            raise ValueError(
+                "Unknown label type: continuous. y holds non-integer floats, which look "
+                "like a regression target; logistic regression needs class labels."
+            )
+    if arr.dtype.kind == "O":
+        kinds = {type(v) for v in arr}
+        if any(isinstance(v, float) and not np.isfinite(v) for v in arr):
+            raise ValueError("Input y contains NaN or infinity.")
+        if len(kinds) > 1 and not all(issubclass(t, numbers.Number) for t in kinds):
+            raise TypeError(
+                "y mixes label types " + ", ".join(sorted(t.__name__ for t in kinds))
+                + "; use labels of one type (all strings or all numbers)."
+            )
+    try:
+        classes, codes = np.unique(arr, return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"y labels cannot be sorted: {exc}") from None
+    return classes, codes.reshape(-1).astype(np.intp)
+
+
+def check_class_weight(class_weight, classes, codes, sample_weight):
+    """Per-class weights ``(k,)`` float64 for None, ``"balanced"`` or a dict.
+
+    ``"balanced"``: ``S / (k * S_c)`` with ``S_c`` the weighted count of class
+    ``c`` (scikit-learn's rule).  A dict maps labels to weights; classes it
+    does not name get weight 1.
+    """
+    k = len(classes)
+    if class_weight is None:
+        return np.ones(k)
+    if isinstance(class_weight, str):
+        if class_weight != "balanced":
+            raise ValueError(
+                f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}."
+            )
+        counts = np.bincount(codes, weights=sample_weight, minlength=k)
+        with np.errstate(divide="ignore"):
+            weights = counts.sum() / (k * counts)
+        return np.where(counts > 0, weights, 0.0)
+    if not isinstance(class_weight, dict):
+        raise TypeError(
+            "class_weight must be None, 'balanced' or a dict {label: weight}; got "
+            f"{type(class_weight).__name__}."
+        )
+    weights = np.ones(k)
+    index = {c: i for i, c in enumerate(classes.tolist())}
+    unknown = [label for label in class_weight if label not in index]
+    if unknown:
+        raise ValueError(
+            f"class_weight names labels {unknown} that are not classes of y "
+            f"(classes: {classes.tolist()})."
+        )
+    for label, value in class_weight.items():
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"class_weight[{label!r}] must be a number; got {value!r}.")
+        if not np.isfinite(value) or value < 0:
+            raise ValueError(
+                f"class_weight[{label!r}] must be finite and >= 0; got {value!r}."
+            )
+        weights[index[label]] = float(value)
+    return weights

@@ -1,0 +1,407 @@
+"""Newton's method for (multinomial / binary) logistic regression, and the seed's
+gradient descent as a baseline.
+
+Objective, in the layout of ``logreg._loss``::
+
+    F(coef) = (C * sum_n w_n CE_n + 0.5 * ||coef[:, :d]||^2) / (C * S),   S = sum_n w_n
+
+i.e. scikit-learn's objective divided by ``C * S``: the mean weighted
+cross-entropy plus ``||coef||^2 / (2 C S)``.  Same minimizer, and a gradient
+whose size does not grow with ``n``, so ``tol`` means the same on any data.
+Unpenalized (``C = inf``): the mean weighted cross-entropy.
+
+The loop (``NewtonSolver.solve``), one fixed order of named steps:
+
+1. ``evaluate``   loss, gradient and Hessian at ``coef`` (one call to the data term);
+2. ``solve_step`` Newton step by Cholesky, damped visibly if the Hessian is singular;
+3. ``converged``  max|gradient| <= tol and half the squared Newton decrement <= tol**2;
+4. ``line_search`` Armijo backtracking on ``eta + t * (X @ step)``;
+5. ``finish``     symmetric parametrization, diagnostics, warnings.
+
+Stopping happens in step 3, *before* moving: the loss, gradient and Hessian
+kept for statistical inference are those at the returned coefficients.
+
+Softmax over-parametrization: adding the same vector to every class's
+coefficients leaves the probabilities unchanged, so the data Hessian is
+singular along ``N = (1_k (x) I_free) / sqrt(k)`` over the unpenalized
+columns (all of them without penalty; only the intercepts with L2).  We solve
+``(H + N diag(mu) N^T) s = -g`` instead: ``g`` is orthogonal to ``N``, so
+this is exactly the minimum-norm Newton step, from one Cholesky, no class
+dropped and no ``pinv``.  ``mu_a``, the mean curvature of column ``a`` over
+the classes, keeps the conditioning of H whatever the units of the features.
+"""
+import time
+import warnings
+
+import numpy as np
+import scipy.linalg
+
+from . import _loss
+from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularHessianWarning
+
+EPS = np.finfo(np.float64).eps
+
+# Armijo sufficient-decrease constant (a small fraction of the predicted decrease).
+ARMIJO = 1e-4
+# Step halvings before the line search gives up (t down to ~1e-12).
+MAX_HALVINGS = 40
+# A Cholesky pivot with pivot**2 / H_aa below this means coordinate a is, to
+# working precision, a linear combination of the others: treat H as singular.
+PIVOT_RTOL = 1e-11
+# Relative loss changes below this are rounding noise (cf. scikit-learn's 16 eps).
+LOSS_NOISE = 16 * EPS
+# Unpenalized fits: a Newton step still this large (relative to the
+# coefficients) at the end means the optimum lies at infinity (separation).
+SEPARATION_STEP_RTOL = 1e-4
+
+HISTORY_FIELDS = ("iteration", "objective", "grad_max", "decrement", "step_size",
+                  "damping", "seconds")
+
+
+class NewtonResult:
+    """What a solve returns; see ``NewtonSolver.solve``."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+class NewtonSolver:
+    """Minimize ``F`` (module docstring) from ``coef0`` by damped Newton iterations.
+
+    Parameters
+    ----------
+    X, y, w : data in the layout of ``logreg._loss`` (``w`` None or float64).
+    binary : use the binary model (``coef`` is ``(1, p)``).
+    fit_intercept : the last column of ``coef`` is the intercept.
+    C : inverse penalty strength; ``np.inf`` for no penalty.
+    tol : gradient tolerance on ``F``; the Newton decrement must reach ``tol**2``.
+    max_iter : maximum number of Newton steps.
+    n_threads : threads for the Hessian kernel.
+    verbose : print one line of diagnostics per iteration when > 0.
+    """
+
+    def __init__(self, X, y, w, *, binary, fit_intercept, C, tol, max_iter, n_threads,
+                 verbose=0):
+        self.X, self.y, self.w = X, y, w
+        self.binary = binary
+        self.fit_intercept = bool(fit_intercept)
+        self.C, self.tol, self.max_iter = C, tol, max_iter
+        self.n_threads, self.verbose = n_threads, verbose
+        self.data_term = (_loss.binary_loss_gradient_hessian if binary
+                          else _loss.loss_gradient_hessian)
+        self.data_loss = _loss.binary_loss if binary else _loss.multinomial_loss
+
+    # -- 0. set up ---------------------------------------------------------
+    def setup(self, coef0):
+        """Sets ``coef``, ``k``, ``p``, ``scale`` (1/S), ``l2`` (1/(C S)), ``mask``, ``free``."""
+        self.coef = np.array(coef0, dtype=np.float64)
+        self.k, self.p = self.coef.shape
+        S = float(self.X.shape[0] if self.w is None else self.w.sum())
+        self.sum_weights = S
+        self.scale = 1.0 / S
+        self.penalized = np.isfinite(self.C)
+        self.l2 = 1.0 / (self.C * S) if self.penalized else 0.0
+        self.mask = _loss.penalty_mask(self.k, self.p, self.fit_intercept)
+        # Columns along which the multinomial objective is flat (see module docstring).
+        if self.binary:
+            self.free = []
+        elif not self.penalized:
+            self.free = list(range(self.p))
+        else:
+            self.free = [self.p - 1] if self.fit_intercept else []
+        self.eta = _loss.linear_predictor(self.X, self.coef, self.fit_intercept)
+        self.history = []
+        self.damped = []            # iterations at which the Hessian was damped
+        self.line_search_failed = False
+        self.t_start = time.perf_counter()
+
+    # -- 1. loss, gradient, Hessian at coef ----------------------------------
+    def evaluate(self):
+        """Sets ``data_loss_value``, ``pairs``, ``objective``, ``gradient``, ``hessian``."""
+        L, G, self.pairs = self.data_term(self.X, self.y, self.w, self.coef,
+                                          self.fit_intercept, self.n_threads)
+        self.data_loss_value = L
+        self.objective = self.scale * L + self.l2 * _loss.l2_penalty(self.coef, self.fit_intercept)
+        self.gradient = self.scale * G + self.l2 * self.mask * self.coef
+        if not np.all(np.isfinite(self.pairs)):
+            raise ValueError(
+                "The Hessian overflowed: X (or sample_weight) has entries so large that "
+                "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
+                "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
+        H = _loss.hessian_from_pairs(self.pairs, self.k, self.p, self.binary)
+        H *= self.scale
+        H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
+        self.hessian = H
+
+    # -- 2. Newton step ------------------------------------------------------
+    def _factor(self, H):
+        """Cholesky factor of H, or None when H is (numerically) singular."""
+        try:
+            factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
+        except np.linalg.LinAlgError:
+            return None
+        pivots = np.diag(factor[0])
+        if not np.all(pivots**2 > PIVOT_RTOL * np.diag(H)):
+            return None
+        return factor
+
+    def solve_step(self):
+        """Sets ``step`` (layout of coef), ``decrement`` (= -g.step) and ``damping``."""
+        H = self.hessian.copy()
+        for a in self.free:
+            # mu_a: the mean curvature of column a over the classes, so the shift
+            # is as scale-free as H itself (features of any units).
+            idx = a + self.p * np.arange(self.k)
+            mu = np.mean(np.diag(H)[idx])
+            H[np.ix_(idx, idx)] += mu / self.k
+        factor = self._factor(H)
+        self.damping = 0.0
+        if factor is None:
+            # Levenberg-Marquardt damping on the diagonal (scale-free), growing until
+            # the factorization is sound.  The warning is issued once, in finish().
+            diag = np.diag(H).copy()
+            diag = np.maximum(diag, 1e-12 * max(diag.max(), np.finfo(float).tiny))
+            delta = 1e-10
+            while factor is None and delta < 1e12:
+                delta *= 10.0
+                factor = self._factor(H + np.diag(delta * diag))
+            if factor is None:      # unreachable for a finite H: delta * diag dominates
+                raise FloatingPointError("the damped Hessian could not be factorized")
+            self.damping = delta
+            self.damped.append(len(self.history))
+        step = -scipy.linalg.cho_solve(factor, self.gradient.ravel(), check_finite=False)
+        step = step.reshape(self.k, self.p)
+        if self.free:   # remove rounding drift along the flat directions
+            step[:, self.free] -= step[:, self.free].mean(axis=0)
+        self.step = step
+        self.decrement = -float(self.gradient.ravel() @ step.ravel())
+
+    # -- 3. convergence --------------------------------------------------------
+    def converged(self):
+        """max|g| <= tol and half the squared Newton decrement <= tol**2.
+
+        The decrement ``g^T H^-1 g`` is affine invariant: it certifies accuracy
+        in the coefficients where the gradient alone does not (badly scaled
+        features, nearly flat directions).
+        """
+        return (self.grad_max <= self.tol) and (0.5 * self.decrement <= self.tol**2)
+
+    # -- 4. line search --------------------------------------------------------
+    def line_search(self):
+        """Sets ``step_size``, ``coef``, ``eta``; returns False when rounding-limited.
+
+        Armijo backtracking; the trial logits are ``eta + t * (X @ step)``
+        with ``X @ step`` computed once.  Near the optimum the loss changes
+        by less than its rounding error: such a step is accepted (the
+        quadratic model is then excellent), and if it does not decrease the
+        loss while the decrement is already tiny, the solve is finished.
+        """
+        x_step = _loss.linear_predictor(self.X, self.step, self.fit_intercept)
+        slope = -self.decrement                     # g . step < 0
+        noise = LOSS_NOISE * abs(self.objective)
+        t = 1.0
+        for _ in range(MAX_HALVINGS):
+            coef_t = self.coef + t * self.step
+            eta_t = self.eta + t * x_step
+            f_t = (self.scale * self.data_loss(eta_t, self.y, self.w)
+                   + self.l2 * _loss.l2_penalty(coef_t, self.fit_intercept))
+            change = f_t - self.objective
+            if np.isfinite(f_t) and (change <= ARMIJO * t * slope or abs(change) <= noise):
+                break
+            t *= 0.5
+        else:
+            self.line_search_failed = True
+            self.step_size = 0.0
+            return False
+        if change >= 0 and 0.5 * self.decrement <= self.tol**2:
+            self.step_size = 0.0          # rounding-limited: the optimum is reached
+            return False
+        self.step_size = t
+        self.coef, self.eta = coef_t, eta_t
+        return True
+
+    # -- the loop --------------------------------------------------------------
+    def solve(self, coef0):
+        """Run the loop from ``coef0`` ``(k, p)``; returns a ``NewtonResult`` with
+
+        coef, n_iter (Newton steps taken), converged, history (list of dicts
+        with ``HISTORY_FIELDS``), data_hessian (unpenalized fits: the unscaled
+        data-term Hessian at ``coef``; else None), data_loss (``sum w CE`` at ``coef``), sum_weights,
+        separation (bool), damped (iterations with a damped Hessian).
+        """
+        self.setup(coef0)
+        is_converged = False
+        for iteration in range(self.max_iter + 1):
+            self.evaluate()
+            self.grad_max = float(np.max(np.abs(self.gradient)))
+            self.solve_step()
+            is_converged = self.converged()
+            stop = is_converged or iteration == self.max_iter
+            if not stop:
+                moved = self.line_search()
+                stop = not moved
+                is_converged = not moved and not self.line_search_failed
+            self._record(iteration, step_size=0.0 if stop else self.step_size)
+            if stop:
+                break
+        return self.finish(iteration, is_converged)
+
+    def _record(self, iteration, step_size):
+        row = dict(iteration=iteration, objective=self.objective, grad_max=self.grad_max,
+                   decrement=0.5 * self.decrement, step_size=step_size,
+                   damping=self.damping, seconds=time.perf_counter() - self.t_start)
+        self.history.append(row)
+        if self.verbose:
+            if iteration == 0:
+                print(f"{'iter':>4} {'objective':>22} {'max|grad|':>10} {'decrement':>10} "
+                      f"{'step':>8} {'damping':>8} {'seconds':>8}")
+            print(f"{iteration:4d} {self.objective:22.15e} {self.grad_max:10.3e} "
+                  f"{0.5 * self.decrement:10.3e} {step_size:8.2g} {self.damping:8.1g} "
+                  f"{row['seconds']:8.3f}", flush=True)
+
+    # -- 5. finish ---------------------------------------------------------------
+    def finish(self, n_iter, is_converged):
+        """Symmetric parametrization, separation check, warnings; returns the result."""
+        coef = self.coef.copy()
+        if self.free:
+            coef[:, self.free] -= coef[:, self.free].mean(axis=0)
+        # Converged in gradient and decrement, yet Newton still wants a sizeable step:
+        # the objective is flat towards infinity.
+        separation = is_converged and not self.penalized and (
+            np.max(np.abs(self.step)) > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef))))
+        if self.damped:
+            warnings.warn(
+                f"The Hessian was singular or nearly singular at {len(self.damped)} of "
+                f"{n_iter + 1} Newton iterations (first at iteration {self.damped[0]}): "
+                "X has collinear or constant columns, or the classes are (quasi-)separable. "
+                "The Newton system was damped (Levenberg-Marquardt) so the fit could go on; "
+                "coefficients along collinear directions are not identifiable. Remedy: remove "
+                "collinear columns, or use an L2 penalty (penalty='l2', finite C).",
+                SingularHessianWarning, stacklevel=4)
+        if separation:
+            warnings.warn(
+                "The classes are (quasi-)perfectly separable by the features: the unpenalized "
+                "maximum-likelihood coefficients are infinite. logreg stopped with large but "
+                f"finite coefficients after {n_iter} Newton iterations; predicted "
+                "probabilities are (nearly) 0 or 1 and the coefficients, and any inference "
+                "on them, are meaningless. Remedy: use an L2 penalty (penalty='l2', finite C) "
+                "or remove the separating features.",
+                PerfectSeparationWarning, stacklevel=4)
+        elif self.line_search_failed:
+            warnings.warn(
+                f"The Newton line search could not decrease the objective at iteration "
+                f"{n_iter} (max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}); "
+                "stopped there. This points to rounding trouble: standardize the features.",
+                ConvergenceWarning, stacklevel=4)
+        elif not is_converged:
+            warnings.warn(
+                f"Newton's method did not converge in max_iter={self.max_iter} iterations "
+                f"(max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}). Remedy: increase "
+                "max_iter, or standardize the features.",
+                ConvergenceWarning, stacklevel=4)
+        return NewtonResult(
+            coef=coef, n_iter=n_iter, converged=bool(is_converged and not separation),
+            history=self.history, data_loss=self.data_loss_value,
+            data_hessian=None if self.penalized else self.hessian_data(),
+            sum_weights=self.sum_weights,
+            separation=bool(separation), damped=list(self.damped))
+
+    def hessian_data(self):
+        """Unscaled, unpenalized data-term Hessian at the final coefficients."""
+        return _loss.hessian_from_pairs(self.pairs, self.k, self.p, self.binary)
+
+
+def initial_coef(y, w, k, p, *, binary, fit_intercept):
+    """Cheap good start: zero slopes, intercepts at the weighted log class frequencies.
+
+    That is the optimum of the intercept-only model, so the first Newton step
+    starts from the right base rates.
+    """
+    coef = np.zeros((k, p))
+    if not fit_intercept:
+        return coef
+    counts = np.bincount(y, weights=w, minlength=2 if binary else k)
+    logf = np.log(np.maximum(counts / counts.sum(), 1e-12))
+    if binary:
+        coef[0, -1] = logf[1] - logf[0]
+    else:
+        coef[:, -1] = logf - logf.mean()
+    return coef
+
+
+# ---------------------------------------------------------------------------
+# Gradient descent: the seed's baseline
+# ---------------------------------------------------------------------------
+
+def gradient_descent(X, y, w, coef0, *, binary, fit_intercept, C, tol, max_iter,
+                     learning_rate, verbose=0):
+    """The seed's gradient descent: ``coef <- coef - learning_rate * grad``.
+
+    ``grad`` is the gradient of the *unnormalized* objective
+    ``C * sum_n w_n CE_n + 0.5 ||coef[:, :d]||^2`` (``sum_n w_n CE_n`` without
+    penalty): with ``C = inf`` this is exactly ``logreg.reference.fit(method="gd")``.
+    Runs ``max_iter`` steps unless max|grad F| <= tol first (``F`` the
+    normalized objective of the module docstring).  Returns (coef, n_iter,
+    converged, history).
+    """
+    coef = np.array(coef0, dtype=np.float64)
+    k, p = coef.shape
+    penalized = np.isfinite(C)
+    mask = _loss.penalty_mask(k, p, fit_intercept)
+    S = float(X.shape[0] if w is None else w.sum())
+    # sklearn's objective is C * sum w CE + pen; F = that / (C S); unpenalized F = L / S.
+    to_normalized = 1.0 / (C * S) if penalized else 1.0 / S
+    data_term = _loss.binary_loss_gradient if binary else _loss.loss_gradient
+    t_start = time.perf_counter()
+    history, converged = [], False
+    for iteration in range(max_iter + 1):
+        L, G = data_term(X, y, w, coef, fit_intercept)
+        if penalized:
+            objective = C * L + _loss.l2_penalty(coef, fit_intercept)
+            grad = C * G + mask * coef
+        else:
+            objective, grad = L, G
+        grad_max = float(np.max(np.abs(grad))) * to_normalized
+        converged = grad_max <= tol
+        stop = converged or iteration == max_iter
+        history.append(dict(iteration=iteration, objective=objective * to_normalized,
+                            grad_max=grad_max, decrement=np.nan,
+                            step_size=0.0 if stop else learning_rate, damping=0.0,
+                            seconds=time.perf_counter() - t_start))
+        if verbose:
+            if iteration == 0:
+                print(f"{'iter':>4} {'objective':>22} {'max|grad|':>10}")
+            print(f"{iteration:4d} {objective * to_normalized:22.15e} {grad_max:10.3e}",
+                  flush=True)
+        if stop:
+            break
+        coef = coef - learning_rate * grad
+        if not np.all(np.isfinite(coef)):
+            raise FloatingPointError(
+                f"gradient descent diverged at iteration {iteration} (learning_rate="
+                f"{learning_rate:g} is too large); use solver='newton' or a smaller "
+                "learning_rate.")
+    if not converged:
+        warnings.warn(
+            f"Gradient descent did not converge in max_iter={max_iter} iterations "
+            f"(max|gradient| = {grad_max:.3g}, tol = {tol:g}); it is a slow baseline: "
+            "use solver='newton'.", ConvergenceWarning, stacklevel=3)
+    return coef, iteration, converged, history
+
+
+def lipschitz_step(X, w, *, binary, C):
+    """``1 / L`` with ``L`` an upper bound on the curvature of the unnormalized objective.
+
+    The softmax Hessian ``diag(p) - p p^T`` has eigenvalues <= 1/2 (binary
+    ``p(1-p) <= 1/4``), and ``||X~^T W X~||_2 <= trace = sum_n w_n (|x_n|^2 + 1)``.
+    A safe, if conservative, fixed step.
+    """
+    sq = np.zeros(X.shape[0])
+    for rows in _loss._chunks(*X.shape):
+        xr = X[rows].astype(np.float64, copy=False)
+        sq[rows] = np.einsum("ij,ij->i", xr, xr)
+    trace = float((sq + 1.0).sum() if w is None else w @ (sq + 1.0))
+    curvature = (0.25 if binary else 0.5) * trace
+    if np.isfinite(C):
+        curvature = C * curvature + 1.0
+    return 1.0 / curvature

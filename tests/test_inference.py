@@ -559,3 +559,141 @@ def test_summary_array_input_string_labels_and_robust():
     assert "Logistic Regression Results" in str(binary) and "True vs False" in str(binary)
     frame = _inference.inference(model).to_frame()
     assert frame.shape == (6, 6) and frame.index.names == ["class", "feature"]
+
+
+# --------------------------------------------------------------------------
+# Through the estimator: LogisticRegression(penalty=None).inference() / .summary()
+# --------------------------------------------------------------------------
+
+
+def test_estimator_multinomial_matches_statsmodels(anes96):
+    X, y = anes96
+    clf = logreg.LogisticRegression(penalty=None).fit(X, y)
+    ref = sm_mnlogit(X, y)
+    res = clf.inference()
+    assert res.feature_names == list(X.columns) + ["const"]
+    assert_matches_statsmodels(res, ref)
+    assert_matches_statsmodels(clf.inference(reference=5),
+                               sm_mnlogit(X, np.where(y == 5, -1, y)), alpha=0.01)
+    np.testing.assert_allclose([res.loglike, res.loglike_null, res.aic, res.bic],
+                               [ref.llf, ref.llnull, ref.aic, ref.bic], rtol=SM_RTOL)
+    hc0 = clf.inference(cov_type="HC0", X=X, y=y)
+    assert_matches_statsmodels(hc0, sm_mnlogit(X, y, cov_type="HC0"))
+    text = str(clf.summary(reference=5))
+    assert "selfLR" in text and "0 vs 5" in text and "Converged:" in text
+
+
+def test_estimator_binary_robust_matches_statsmodels(spector):
+    X, y = spector
+    clf = logreg.LogisticRegression(penalty=None).fit(X, y)
+    groups = np.arange(len(y)) % 5
+    assert_matches_statsmodels(clf.inference(), sm_logit(X, y))
+    assert_matches_statsmodels(clf.inference(cov_type="HC0", X=X, y=y),
+                               sm_logit(X, y, cov_type="HC0"))
+    assert_matches_statsmodels(
+        clf.inference(cov_type="cluster", X=X, y=y, groups=groups),
+        sm_logit(X, y, cov_type="cluster", cov_kwds=dict(groups=groups)))
+    hc1 = clf.inference(cov_type="HC1", X=X, y=y)
+    assert_allclose_scaled(hc1.cov, sw.cov_white_simple(sm_logit(X, y, cov_type="HC0"),
+                                                        use_correction=True), SM_RTOL)
+
+
+def test_estimator_frequency_and_class_weights_match_statsmodels_glm(spector):
+    """sample_weight = GLM freq_weights; class_weight = GLM var_weights (importance)."""
+    X, y = spector
+    w = np.random.default_rng(15).integers(1, 4, len(y)).astype(float)
+    Xs = sm.add_constant(np.asarray(X, float), prepend=False)
+    clf = logreg.LogisticRegression(penalty=None).fit(X, y, sample_weight=w)
+    glm = sm.GLM(y, Xs, family=sm.families.Binomial(), freq_weights=w)
+    for cov_type in ("nonrobust", "HC0"):
+        extra = {} if cov_type == "nonrobust" else dict(X=X, y=y, sample_weight=w)
+        ours = clf.inference(cov_type=cov_type, **extra)
+        theirs = glm.fit(cov_type=cov_type, tol=1e-12)
+        assert_allclose_scaled(ours.params[0], np.asarray(theirs.params), SM_RTOL)
+        np.testing.assert_allclose(ours.bse[0], np.asarray(theirs.bse), rtol=SM_RTOL)
+    cw = {0: 2.0, 1: 0.5}
+    clf_cw = logreg.LogisticRegression(penalty=None, class_weight=cw).fit(X, y, sample_weight=w)
+    with pytest.warns(InferenceWarning, match="class_weight"):
+        clf_cw.inference()
+    ours = clf_cw.inference(cov_type="HC0", X=X, y=y, sample_weight=w)
+    theirs = sm.GLM(y, Xs, family=sm.families.Binomial(), freq_weights=w,
+                    var_weights=np.where(y == 1, 0.5, 2.0)).fit(cov_type="HC0", tol=1e-12)
+    assert_allclose_scaled(ours.params[0], np.asarray(theirs.params), SM_RTOL)
+    np.testing.assert_allclose(ours.bse[0], np.asarray(theirs.bse), rtol=SM_RTOL)
+    # N in the HC1 correction counts observations (sum w), not sum(w * class weight)
+    hc1 = clf_cw.inference(cov_type="HC1", X=X, y=y, sample_weight=w)
+    assert_allclose_scaled(hc1.cov, ours.cov * w.sum() / (w.sum() - 4), 1e-10)
+    balanced = logreg.LogisticRegression(penalty=None, class_weight="balanced").fit(X, y)
+    res = balanced.inference(cov_type="HC1", X=X, y=y)  # rebuilds "balanced" from y
+    assert np.isfinite(res.bse).all()
+
+
+def test_estimator_integer_weights_equal_repeated_rows():
+    X, y = synthetic(n=400, d=3, k=3, seed=16)
+    rng = np.random.default_rng(17)
+    w = rng.integers(0, 3, len(y)).astype(float)
+    groups = rng.integers(0, 9, len(y))
+    Xr, yr, gr = np.repeat(X, w.astype(int), axis=0), np.repeat(y, w.astype(int)), \
+        np.repeat(groups, w.astype(int))
+    cw = logreg.LogisticRegression(penalty=None, tol=1e-10).fit(X, y, sample_weight=w)
+    cr = logreg.LogisticRegression(penalty=None, tol=1e-10).fit(Xr, yr)
+    for cov_type, kw_w, kw_r in [
+        ("nonrobust", {}, {}),
+        ("HC1", dict(X=X, y=y, sample_weight=w), dict(X=Xr, y=yr)),
+        ("cluster", dict(X=X, y=y, sample_weight=w, groups=groups),
+         dict(X=Xr, y=yr, groups=gr)),
+    ]:
+        a, b = cw.inference(2, cov_type, **kw_w), cr.inference(2, cov_type, **kw_r)
+        assert_allclose_scaled(a.params, b.params, 1e-7, cov_type)
+        np.testing.assert_allclose(a.bse, b.bse, rtol=1e-6, err_msg=cov_type)
+        assert a.nobs == b.nobs == w.sum()
+
+
+def test_estimator_string_labels_array_input_summary():
+    X, y = synthetic(n=300, d=2, k=3, seed=18)
+    labels = np.array(["low", "mid", "high"])[y]
+    clf = logreg.LogisticRegression(penalty=None).fit(X, labels)
+    s = clf.summary(reference="mid", alpha=0.1, cov_type="HC0", X=X, y=labels)
+    text = str(s)
+    assert "high vs mid" in text and "low vs mid" in text and "x1" in text
+    assert "[0.05" in text and "HC0" in text
+    assert "<table>" in s._repr_html_()
+    res = clf.inference(reference="mid")
+    assert list(res.classes) == ["high", "low"] and res.reference == "mid"
+
+
+def test_estimator_penalized_and_unfitted_raise():
+    X, y = synthetic(n=200, d=2, k=3, seed=19)
+    clf = logreg.LogisticRegression(C=1.0).fit(X, y)
+    with pytest.raises(ValueError, match="unpenalized.*penalty='l2'.*biased"):
+        clf.inference()
+    with pytest.raises(ValueError, match="penalty=None"):
+        clf.summary()
+    assert logreg.LogisticRegression(C=np.inf).fit(X, y).inference().bse.shape == (2, 3)
+    with pytest.raises(ValueError, match="not fitted"):
+        logreg.LogisticRegression(penalty=None).inference()
+
+
+def test_estimator_collinear_columns_warn():
+    X, y = synthetic(n=300, d=2, k=3, seed=20)
+    X = np.column_stack([X, 2.0 * X[:, 0] + X[:, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the solver's own SingularHessianWarning
+        clf = logreg.LogisticRegression(penalty=None).fit(X, y)
+    with pytest.warns(SingularInformationWarning, match="collinear.*x0, x1, x2"):
+        res = clf.inference()
+    assert np.isnan(res.bse[:, :3]).all() and np.isfinite(res.bse[:, 3]).all()
+
+
+def test_estimator_separation_warns():
+    rng = np.random.default_rng(21)
+    X = rng.standard_normal((100, 2))
+    y = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the solver's PerfectSeparationWarning
+        clf = logreg.LogisticRegression(penalty=None).fit(X, y)
+    with pytest.warns(UserWarning) as record:
+        clf.inference()
+    singular = [str(r.message) for r in record if r.category is SingularInformationWarning]
+    assert singular and "separation" in singular[0]
+    assert any("did not converge" in str(r.message) for r in record)  # solver's flag

@@ -28,10 +28,14 @@ Weights
 -------
 Sample weights are **frequency weights**: a row with integer weight ``m``
 gives exactly the same inference as that row repeated ``m`` times (zero weight
-= the row is absent).  The number of observations is ``sum(w)``, used in BIC
-and in the HC1 and cluster small-sample corrections.  Other meanings of
-weights (sampling/probability weights, precision weights) call for robust
-covariances; ``cov_type="HC0"`` is the usual choice with sampling weights.
+= the row is absent).  The number of observations is ``N = sum(w)``, used in
+BIC and in the HC1 and cluster small-sample corrections.  Weights with another
+meaning (sampling/probability or precision weights) are not supported: read as
+frequencies they misstate the uncertainty.  ``class_weight`` is different: it
+reweights the likelihood (importance weights ``c``), so the inverse Hessian is
+not the covariance of the estimates.  The robust types account for it (each
+score enters the estimating equation as ``c_n s_n``, so the meat carries
+``w_n c_n^2``); ``"nonrobust"`` warns.
 
 Covariance types
 ----------------
@@ -178,6 +182,14 @@ def inference(model, reference=None, cov_type="nonrobust", *, X=None, y=None,
             InferenceWarning, stacklevel=_stacklevel(),
         )
 
+    if cov_type == "nonrobust" and getattr(model, "class_weight", None) is not None:
+        warnings.warn(
+            "the model was fitted with class_weight, which reweights the likelihood: the "
+            "inverse Hessian (cov_type='nonrobust') is not the covariance of these "
+            "estimates. Use cov_type='HC0' with X=..., y=... (and sample_weight=...) for a "
+            "sandwich covariance that accounts for the class weights.",
+            InferenceWarning, stacklevel=_stacklevel(),
+        )
     nobs = float(state["nobs"])
     H_inv, unidentified = _invert_information(
         H, H_full=H_full, k=k, p=p, class_names=class_names, feature_names=feature_names,
@@ -794,6 +806,19 @@ def _class_indices(y, classes, n):
     return idx.astype(np.intp, copy=False)
 
 
+def _class_weights(model, classes, yi, w):
+    """Per-row class weights as the estimator applied them, or None when all are one."""
+    class_weight = getattr(model, "class_weight", None)
+    if class_weight is None:
+        return None
+    from ._validation import check_class_weight  # the estimator's own rule
+
+    per_class = check_class_weight(class_weight, classes, yi, w)
+    if np.all(per_class == 1.0):
+        return None
+    return per_class[yi]
+
+
 def _group_indices(groups, n):
     g = np.asarray(groups)
     if g.ndim != 1:
@@ -839,15 +864,23 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
         )
     yi = _class_indices(y, classes, n)
     w = check_sample_weight(sample_weight, n)
-    total = float(n) if w is None else float(w.sum())
+    # class_weight (importance weights) multiplies each row's score: the estimating
+    # equation is sum_n w_n c_n s_n = 0, so the meat carries c_n^2 while sample
+    # weights (frequencies) enter once; N counts observations, sum(w).
+    cw = _class_weights(model, classes, yi, w)
+    w_score = w if cw is None else (cw if w is None else w * cw)
+    w_meat = w if cw is None else (cw * cw if w is None else w * cw * cw)
+    total = float(n) if w_score is None else float(w_score.sum())
     if not math.isclose(total, nobs, rel_tol=1e-9, abs_tol=1e-9):
         raise ValueError(
             f"the data passed to inference() have total weight {total:g}, but the fit had "
             f"{nobs:g}: pass the same X, y and sample_weight as to fit()."
         )
+    nobs = float(n) if w is None else float(w.sum())
     gi = _group_indices(groups, n) if cov_type == "cluster" else None
 
-    meat, grad, n_groups = _score_products(X, yi, w, gi, B, others, fit_intercept)
+    meat, grad, n_groups = _score_products(X, yi, w_score, w_meat, gi, B, others,
+                                           fit_intercept)
 
     decrement = float(grad @ H_inv @ grad) if np.isfinite(H_inv).all() else 0.0
     if decrement > SCORE_DECREMENT_TOL:
@@ -881,11 +914,13 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
     return cov
 
 
-def _score_products(X, yi, w, gi, B, others, fit_intercept):
-    """Meat ``sum w s s'`` (or cluster-sum version), gradient ``sum w s``, #clusters.
+def _score_products(X, yi, w_score, w_meat, gi, B, others, fit_intercept):
+    """Meat, gradient ``sum w_score s`` and the number of clusters.
 
-    Scores ``s_n = (y_n - p_n)[others] (x) [x_n, 1]`` are formed one row block
-    at a time as a ``(b, K)`` matrix; its weighted Gram matrix is a SYRK
+    Meat: ``sum w_meat s s'``, or with clusters ``sum_g u_g u_g'``,
+    ``u_g = sum_{n in g} w_score s_n``.  Scores
+    ``s_n = (y_n - p_n)[others] (x) [x_n, 1]`` are formed one row block at a
+    time as a ``(b, K)`` matrix; its weighted Gram matrix is a SYRK
     (``A.T @ A``), and cluster sums are a scatter-add of its rows.
     """
     n, d = X.shape
@@ -900,8 +935,7 @@ def _score_products(X, yi, w, gi, B, others, fit_intercept):
     if gi is not None:
         n_all = int(gi.max()) + 1
         sums = np.zeros((n_all, K))
-        gweight = np.bincount(gi, weights=w, minlength=n_all) if w is not None else \
-            np.bincount(gi, minlength=n_all)
+        gweight = np.bincount(gi, weights=w_score, minlength=n_all)
     rows = np.arange(b)
     for start in range(0, n, b):
         stop = min(start + b, n)
@@ -922,13 +956,14 @@ def _score_products(X, yi, w, gi, B, others, fit_intercept):
         if fit_intercept:
             S[:, :, d] = R
         S = S.reshape(m, K)
-        wb = None if w is None else w[start:stop]
+        ws = None if w_score is None else w_score[start:stop]
         if gi is None:
-            A = S if wb is None else S * np.sqrt(wb)[:, None]
+            wm = None if w_meat is None else w_meat[start:stop]
+            A = S if wm is None else S * np.sqrt(wm)[:, None]
             meat += A.T @ A  # SYRK
-            grad += S.sum(axis=0) if wb is None else wb @ S
+            grad += S.sum(axis=0) if ws is None else ws @ S
         else:
-            WS = S if wb is None else S * wb[:, None]
+            WS = S if ws is None else S * ws[:, None]
             np.add.at(sums, gi[start:stop], WS)
             grad += WS.sum(axis=0)
     if gi is not None:

@@ -19,7 +19,7 @@ from statsmodels.stats import sandwich_covariance as sw
 
 import logreg
 from logreg import _inference
-from logreg._inference import InferenceWarning, SingularInformationWarning
+from logreg import InferenceWarning, SingularInformationWarning
 from tests.tolerances import assert_allclose_scaled
 
 # statsmodels agreement (the issue asks for 1e-6 relative); invariances are exact
@@ -670,7 +670,7 @@ def test_estimator_penalized_and_unfitted_raise():
     with pytest.raises(ValueError, match="penalty=None"):
         clf.summary()
     assert logreg.LogisticRegression(C=np.inf).fit(X, y).inference().bse.shape == (2, 3)
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(logreg.NotFittedError, match="not fitted"):
         logreg.LogisticRegression(penalty=None).inference()
 
 

@@ -64,12 +64,15 @@ runs over samples and memory stays bounded.
 import html
 import math
 import numbers
+import os
+import sys
 import warnings
 
 import numpy as np
 from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
 from scipy.linalg import lapack
 
+from ._exceptions import NotFittedError, sklearn_compatible
 from ._validation import check_sample_weight, check_X
 
 __all__ = [
@@ -80,6 +83,8 @@ __all__ = [
     "inference",
     "summary",
 ]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 
@@ -525,14 +530,24 @@ class InferenceSummary:
 
 
 def _stacklevel():
-    # inference() is called directly or through a model method / summary();
-    # point the warning at the user's line in the common (method) case.
-    return 3
+    """``stacklevel`` of the first frame outside logreg, for ``warnings.warn``.
+
+    Must be called in the argument list of ``warnings.warn`` so that level 1
+    is the function that warns; the warning then points at the user's line
+    whether inference() was reached directly, via a model method or summary().
+    """
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) \
+            == _PACKAGE_DIR:
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _inference_state(model):
     if not hasattr(model, "classes_") or not hasattr(model, "coef_"):
-        raise ValueError(
+        raise sklearn_compatible(NotFittedError)(
             "this model is not fitted yet: call fit(X, y) with penalty=None before inference()."
         )
     state = getattr(model, "_inference_state_", None)
@@ -699,7 +714,7 @@ def _invert_information(H, *, H_full, k, p, class_names, feature_names, coef_nam
                     "standard errors are unreliable and may be hugely inflated.")
         cause = _likely_cause(H_full, k, p, faint, class_names, feature_names)
         warnings.warn(f"{head} {cause}", SingularInformationWarning,
-                      stacklevel=_stacklevel() + 1)
+                      stacklevel=_stacklevel())
     return Hs_inv * s[:, None] * s[None, :], unidentified
 
 
@@ -889,7 +904,7 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
             f"coefficients (Newton decrement {decrement:.3g}): they are not the training "
             "data, or the fit stopped short of the optimum (lower tol). The robust "
             "covariance assumes both.",
-            InferenceWarning, stacklevel=_stacklevel() + 1,
+            InferenceWarning, stacklevel=_stacklevel(),
         )
 
     cov = H_inv @ meat @ H_inv

@@ -58,6 +58,7 @@ worker divided by the tasks it has running or ready (1 on a 1-thread worker;
 core).  Dask's nanny starts workers with ``OPENBLAS_NUM_THREADS=1``, so the
 NumPy products inside tasks do not start threads of their own either.
 """
+import functools
 import numbers
 from dataclasses import dataclass
 
@@ -252,8 +253,26 @@ def _x_flags(X):
     return 0
 
 
+def _block_inputs(y_codes, w):
+    """The kernel's dtypes for a block's codes and weights (no copy when they already are)."""
+    y_codes = None if y_codes is None else np.asarray(y_codes, dtype=np.intp)
+    return y_codes, None if w is None else np.ascontiguousarray(w, dtype=np.float64)
+
+
+def _quiet(task):
+    """Non-finite values are reported through flags (and a ValueError on the
+    client), so the NumPy warnings they raise inside a block are noise."""
+    @functools.wraps(task)
+    def quiet_task(*args):
+        with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
+            return task(*args)
+    return quiet_task
+
+
+@_quiet
 def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
     """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, flags)``."""
+    y_codes, w = _block_inputs(y_codes, w)
     flags = _weight_flags(w)
     if flags:
         return 0.0, None, None, 0.0, flags
@@ -275,7 +294,9 @@ def _add_stats(a, b):
     return a[0] + b[0], a[1] + b[1], pairs, a[3] + b[3], 0
 
 
+@_quiet
 def _ladder_task(X, y_codes, w, coef, direction, steps, fit_intercept):
+    y_codes, w = _block_inputs(y_codes, w)
     flags = _weight_flags(w)
     if flags:
         return None, flags
@@ -285,7 +306,9 @@ def _ladder_task(X, y_codes, w, coef, direction, steps, fit_intercept):
     return losses, flags
 
 
+@_quiet
 def _hvp_task(X, w, coef, vector, fit_intercept):
+    _, w = _block_inputs(None, w)
     flags = _weight_flags(w)
     if flags:
         return None, flags
@@ -368,10 +391,12 @@ class DaskData:
 def _to_array(obj, name, row_chunks=None):
     """A dask DataFrame/Series, dask array or array-like -> dask array."""
     if hasattr(obj, "to_dask_array") and dask.is_dask_collection(obj):
-        dtypes = obj.dtypes if hasattr(obj, "columns") else [obj.dtype]
-        bad = [str(t) for t in dtypes if getattr(t, "kind", "O") not in "biuf"]
-        if bad and name == "X":
-            raise TypeError(f"{name} must have numeric columns only; got dtypes {bad}.")
+        if name == "X" and obj.ndim == 2:
+            bad = sorted({str(t) for t in obj.dtypes if getattr(t, "kind", "O") not in "biuf"})
+            if bad:
+                raise TypeError(f"X must have numeric columns only; got dtypes {bad}.")
+        if obj.ndim == 1 and not isinstance(obj.dtype, np.dtype) and obj.dtype.kind == "O":
+            obj = obj.astype(object)   # pandas string labels: dask would warn and do this
         return obj.to_dask_array(lengths=True)
     if isinstance(obj, da.Array):
         return obj
@@ -382,6 +407,9 @@ def _to_array(obj, name, row_chunks=None):
         raise TypeError(f"{name} must be a dask array or a dask DataFrame; "
                         f"got {type(obj).__name__} (use logreg's in-memory path).")
     arr = np.asarray(obj)
+    if arr.ndim == 0 or arr.shape[0] != sum(row_chunks):
+        raise ValueError(f"{name} has {arr.shape[0] if arr.ndim else 0} entries but X has "
+                         f"{sum(row_chunks)} samples.")
     return da.from_array(arr, chunks=(row_chunks,) + arr.shape[1:])
 
 
@@ -527,8 +555,9 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
     codes = y.map_blocks(_encode_labels, classes, dtype=np.intp)
     cw = _class_weights(class_weight, classes, counts)
     if cw is not None:
-        w = da.map_blocks(_scale_by_class, codes, w, cw, dtype=np.float64) if w is not None \
-            else codes.map_blocks(_scale_by_class, None, cw, dtype=np.float64)
+        # class_w as a keyword: map_blocks passes keywords through untouched
+        w = (codes.map_blocks(_scale_by_class, None, class_w=cw, dtype=np.float64) if w is None
+             else da.map_blocks(_scale_by_class, codes, w, class_w=cw, dtype=np.float64))
     if persist:
         X, codes, w = dask.persist(X, codes, w, scheduler=scheduler)
     return DaskData(X, codes, w, classes, counts, setup_passes)

@@ -52,7 +52,7 @@ def scheduler(request):
 
 CASES = {
     # name: (n, d, k, row chunks)
-    "uneven": (1900, 5, 4, (700, 13, 600, 587)),
+    "uneven": (1900, 5, 4, (700, 13, 0, 600, 587)),     # a 13-row and an empty block
     "one_chunk": (800, 6, 3, (800,)),
     "zero_weight_chunk": (1200, 4, 3, (400, 400, 400)),
     "missing_class_chunk": (1500, 3, 5, (500, 500, 500)),
@@ -228,9 +228,11 @@ def test_bit_identical_across_runs_schedulers_and_threads(client):
     for sched, n_threads in [("sync", None), ("sync", 2), ("threads", None),
                              (client, None), (client, None), (client, 2)]:
         oracle = build(X, y, w, chunks, scheduler=sched, n_threads=n_threads, split_every=2)
-        runs.append((_bits(oracle.stats(coef)),
+        first = _bits(oracle.stats(coef))
+        runs.append((_bits(oracle.stats(coef)),             # the same coef twice: 2 passes
                      oracle.losses_along(coef, direction, steps).tobytes(),
                      oracle.hessian_vector_product(coef, direction).tobytes()))
+        assert runs[-1][0] == first and oracle.n_passes == 4
     assert all(r == runs[0] for r in runs[1:])
 
 

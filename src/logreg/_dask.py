@@ -35,12 +35,13 @@ are the same to the last bit across runs, thread budgets and schedulers
 
 Memory model
 ------------
-* Per worker, per running task: one row block of ``X`` (``b x d``), ``O(b k)``
-  float64 temporaries (logits, probabilities, residuals: a small constant
-  number of ``b x k`` arrays; the ladder keeps three), and the pair buffer
-  ``K * P2 * 8`` bytes (about ``(k p)^2 * 2`` bytes), plus one such buffer per
-  partial sum held by the reduction.  No ``b x d`` copy is made of float64
-  ``X``; float32 ``X`` is converted in sub-blocks of ``_SUB_ROWS`` rows.
+* Per worker, per running task: one row block of ``X`` (``b x d``); in a
+  statistics pass the ``b x k`` float64 probabilities the pair kernel reads;
+  otherwise only sub-block temporaries of about 256 KiB (logits and residuals
+  are computed on cache-sized sub-blocks of rows, class-major); and the pair
+  buffer ``K * P2 * 8`` bytes (about ``(k p)^2 * 2`` bytes), plus one such
+  buffer per partial sum held by the reduction.  No copy of ``X`` is made;
+  float32 ``X`` is converted to float64 one sub-block at a time.
 * Client: the assembled Hessian ``(k p)^2 * 8`` bytes, plus its Cholesky
   factor in the solver (up to about 2x that at the peak), and the gradient.
 * Budget rule: when ``(k p)^2 * 8`` exceeds ``hessian_budget_bytes``
@@ -72,8 +73,9 @@ from ._kernel import pair_products
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
 
-# float32 rows converted to float64 at a time (bounds the temporary, stays in cache).
-_SUB_ROWS = 4096
+# Elements of a per-sub-block temporary: row blocks are processed in sub-blocks
+# whose k x rows and rows x d arrays (256 KiB) stay in cache.
+_SUB_ELEMS = 32768
 
 # flags a block reports back; the client turns them into a ValueError
 _FLAG_X_NONFINITE = 1
@@ -94,53 +96,76 @@ _FLAG_MESSAGES = {
 # (same arguments, same results).
 # ---------------------------------------------------------------------------
 
-def _logits(X, coef, fit_intercept):
-    """``X coef[:, :d]^T (+ coef[:, d])``, ``(n, k)`` float64, without an ``n x d`` copy."""
-    n, d = X.shape
-    W = coef[:, :d]
-    if X.dtype == np.float64:
-        eta = X @ W.T
-    else:
-        eta = np.empty((n, coef.shape[0]))
-        for s in range(0, n, _SUB_ROWS):
-            np.matmul(X[s:s + _SUB_ROWS].astype(np.float64), W.T, out=eta[s:s + _SUB_ROWS])
+def _row_blocks(n, k, d):
+    """Row slices small enough that a sub-block's ``k x rows`` temporaries (and
+    a float32 sub-block converted to float64) stay in cache."""
+    step = max(256, _SUB_ELEMS // max(k, d))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _as_float64(Xs):
+    """A float64 view of a sub-block (a sub-block-sized copy only for float32)."""
+    return Xs if Xs.dtype == np.float64 else Xs.astype(np.float64)
+
+
+def _logits_t(Xs, coef, fit_intercept):
+    """Class-major logits ``coef[:, :d] Xs^T (+ coef[:, d])``, shape ``(k, rows)``.
+
+    Class-major so that the per-sample reductions over classes (max, sum) run
+    along axis 0, vectorized over samples: NumPy's reductions along a short
+    contiguous axis are about ten times slower.
+    """
+    d = Xs.shape[1]
+    eta = coef[:, :d] @ Xs.T
     if fit_intercept:
-        eta += coef[:, d]
+        eta += coef[:, d:]
     return eta
 
 
-def _xt_residual(X, R, fit_intercept):
-    """``(k, p)`` gradient-shaped ``R^T [X, 1]`` without an ``n x d`` copy."""
-    n, d = X.shape
-    out = np.empty((R.shape[1], d + bool(fit_intercept)))
-    if X.dtype == np.float64:
-        out[:, :d] = R.T @ X
-    else:
-        acc = np.zeros((R.shape[1], d))
-        for s in range(0, n, _SUB_ROWS):
-            acc += R[s:s + _SUB_ROWS].T @ X[s:s + _SUB_ROWS].astype(np.float64)
-        out[:, :d] = acc
+def _softmax_t(Z):
+    """In place: ``Z <- exp(Z - max)`` per column; returns ``(lse, sums)``."""
+    m = Z.max(axis=0)
+    Z -= m
+    np.exp(Z, out=Z)
+    s = Z.sum(axis=0)
+    return m + np.log(s), s
+
+
+def _add_xt(out, Rt, Xs, fit_intercept):
+    """``out += Rt [Xs, 1]``: a residual ``(k, rows)`` times a sub-block of X."""
+    d = Xs.shape[1]
+    out[:, :d] += Rt @ Xs
     if fit_intercept:
-        out[:, d] = R.sum(axis=0)
-    return out
+        out[:, d] += Rt.sum(axis=1)
 
 
-def _log_softmax_parts(eta):
-    """``(lse, E, s)``: row log-sum-exp, ``exp(eta - max)`` (in place) and its row sums."""
-    m = eta.max(axis=1)
-    eta -= m[:, None]
-    np.exp(eta, out=eta)
-    s = eta.sum(axis=1)
-    return m + np.log(s), eta, s
+def _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, want_proba):
+    """``(loss, grad, P)``: the pair-free part of ``loss_gradient_pairs``.
 
-
-def _cross_entropy(eta, y_codes, sample_weight):
-    """Weighted sum of ``lse(eta_n) - eta_n,y_n``; overwrites ``eta`` with ``exp(eta - max)``."""
-    eta_y = eta[np.arange(eta.shape[0]), y_codes]
-    lse, E, s = _log_softmax_parts(eta)
-    terms = lse - eta_y
-    loss = float(terms.sum() if sample_weight is None else sample_weight @ terms)
-    return loss, E, s
+    ``P`` (the ``(n, k)`` C-ordered softmax probabilities the pair kernel
+    needs) is None unless ``want_proba``.
+    """
+    n, d = X.shape
+    k = coef.shape[0]
+    loss = 0.0
+    grad = np.zeros_like(coef)
+    P = np.empty((n, k)) if want_proba else None
+    for rows in _row_blocks(n, k, d):
+        Xs = _as_float64(X[rows])
+        Z = _logits_t(Xs, coef, fit_intercept)
+        pick = y_codes[rows], np.arange(Z.shape[1])
+        z_y = Z[pick]
+        lse, s = _softmax_t(Z)
+        w = None if sample_weight is None else sample_weight[rows]
+        loss += (lse - z_y).sum() if w is None else w @ (lse - z_y)
+        Z /= s                                   # probabilities
+        if want_proba:
+            P[rows] = Z.T
+        Z[pick] -= 1.0                           # residuals P - Y
+        if w is not None:
+            Z *= w
+        _add_xt(grad, Z, Xs, fit_intercept)
+    return float(loss), grad, P
 
 
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads):
@@ -152,48 +177,41 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     intp in ``0..k-1``, ``sample_weight`` None or float64 ``(n,)``, ``coef``
     ``(k, p)`` float64 C-ordered.
     """
-    loss, grad, P = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept)
+    loss, grad, P = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, True)
     pairs = pair_products(X, P, sample_weight, fit_intercept, n_threads)
     return loss, grad, pairs
 
 
-def _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept):
-    """``(loss, grad, P)``: the pair-free part of ``loss_gradient_pairs``."""
-    eta = _logits(X, coef, fit_intercept)
-    loss, E, s = _cross_entropy(eta, y_codes, sample_weight)
-    P = E
-    P /= s[:, None]                           # softmax probabilities, C-ordered
-    R = P.copy()
-    R[np.arange(R.shape[0]), y_codes] -= 1.0
-    if sample_weight is not None:
-        R *= sample_weight[:, None]
-    return loss, _xt_residual(X, R, fit_intercept), P
-
-
 def loss_gradient(X, y_codes, sample_weight, coef, fit_intercept):
     """``(loss, grad)`` of one row block: ``loss_gradient_pairs`` without the pairs."""
-    loss, grad, _ = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept)
+    loss, grad, _ = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, False)
     return loss, grad
 
 
 def chunk_losses_along(X, y_codes, sample_weight, coef, direction, steps, fit_intercept):
     """Losses of one row block at ``coef + t * direction`` for every ``t`` in ``steps``.
 
-    ``eta = X coef^T`` and ``deta = X direction^T`` are computed once; each
-    step then costs ``O(n k)`` (log-sum-exp of ``eta + t deta``).
+    ``eta = X coef^T`` and ``deta = X direction^T`` come from one product
+    (``X`` is read once); each step then costs ``O(n k)``: the log-sum-exp of
+    ``eta + t deta``.
     """
-    eta = _logits(X, coef, fit_intercept)
-    deta = _logits(X, direction, fit_intercept)
-    rows = np.arange(eta.shape[0])
-    eta_y, deta_y = eta[rows, y_codes], deta[rows, y_codes]
-    Z = np.empty_like(eta)
-    losses = np.empty(len(steps))
-    for i, t in enumerate(steps):
-        np.multiply(deta, t, out=Z)
-        Z += eta
-        lse, _, _ = _log_softmax_parts(Z)
-        terms = lse - (eta_y + t * deta_y)
-        losses[i] = terms.sum() if sample_weight is None else sample_weight @ terms
+    n, d = X.shape
+    k = coef.shape[0]
+    both = np.concatenate([coef, direction])
+    losses = np.zeros(len(steps))
+    for rows in _row_blocks(n, k, d):
+        E = _logits_t(_as_float64(X[rows]), both, fit_intercept)
+        eta, deta = E[:k], E[k:]
+        pick = y_codes[rows], np.arange(E.shape[1])
+        eta_y, deta_y = eta[pick], deta[pick]
+        w = None if sample_weight is None else sample_weight[rows]
+        Z = np.empty_like(eta)
+        for i, t in enumerate(steps):
+            np.multiply(deta, t, out=Z)
+            Z += eta
+            lse, _ = _softmax_t(Z)
+            terms = lse - (eta_y + t * deta_y)
+            losses[i] += terms.sum() if w is None else w @ terms
     return losses
 
 
@@ -203,16 +221,22 @@ def chunk_hessian_vector_product(X, sample_weight, coef, vector, fit_intercept):
     ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)`` with
     ``s_n = V x_n`` (``V = vector`` in the ``coef`` layout).
     """
-    eta = _logits(X, coef, fit_intercept)
-    _, E, s = _log_softmax_parts(eta)
-    P = E
-    P /= s[:, None]
-    Q = _logits(X, vector, fit_intercept)
-    Q *= P
-    R = Q - P * Q.sum(axis=1, keepdims=True)
-    if sample_weight is not None:
-        R *= sample_weight[:, None]
-    return _xt_residual(X, R, fit_intercept)
+    n, d = X.shape
+    k = coef.shape[0]
+    both = np.concatenate([coef, vector])
+    out = np.zeros_like(coef)
+    for rows in _row_blocks(n, k, d):
+        Xs = _as_float64(X[rows])
+        E = _logits_t(Xs, both, fit_intercept)
+        P, Q = E[:k], E[k:]
+        _, s = _softmax_t(P)
+        P /= s
+        Q *= P
+        R = Q - P * Q.sum(axis=0)
+        if sample_weight is not None:
+            R *= sample_weight[rows]
+        _add_xt(out, R, Xs, fit_intercept)
+    return out
 
 
 # ---------------------------------------------------------------------------
@@ -342,7 +366,9 @@ def tree_reduce(parts, combine, split_every=8):
     """
     if not parts:
         raise ValueError("nothing to reduce: the data has no row blocks.")
-    fold = dask.delayed(_fold, pure=True)
+    # pure=False everywhere in a pass: fresh keys, so a pass never reuses (or
+    # races with the release of) the results of an earlier pass at the same coef
+    fold = dask.delayed(_fold, pure=False)
     while len(parts) > 1:
         parts = [fold(combine, *parts[i:i + split_every])
                  for i in range(0, len(parts), split_every)]
@@ -672,8 +698,8 @@ class DaskNewtonOracle:
         """
         if hessian:
             self._check_budget()
-        coef = dask.delayed(self._coef(coef), pure=True)
-        task = dask.delayed(_stats_task, pure=True)
+        coef = dask.delayed(self._coef(coef), pure=False)
+        task = dask.delayed(_stats_task, pure=False)
         parts = [task(x, y, w, coef, self.fit_intercept, hessian, self.n_threads)
                  for x, y, w in zip(self._X, self._y, self._w)]
         loss, grad, pairs, sum_w, flags = self._compute(
@@ -689,10 +715,10 @@ class DaskNewtonOracle:
     def losses_along(self, coef, direction, steps):
         """One pass: the losses at ``coef + t * direction`` for each ``t`` in ``steps``."""
         steps = np.asarray(steps, dtype=np.float64).ravel()
-        coef_d = dask.delayed(self._coef(coef), pure=True)
-        dir_d = dask.delayed(self._coef(direction, "direction"), pure=True)
-        steps_d = dask.delayed(steps, pure=True)
-        task = dask.delayed(_ladder_task, pure=True)
+        coef_d = dask.delayed(self._coef(coef), pure=False)
+        dir_d = dask.delayed(self._coef(direction, "direction"), pure=False)
+        steps_d = dask.delayed(steps, pure=False)
+        task = dask.delayed(_ladder_task, pure=False)
         parts = [task(x, y, w, coef_d, dir_d, steps_d, self.fit_intercept)
                  for x, y, w in zip(self._X, self._y, self._w)]
         losses, flags = self._compute("ladder", tree_reduce(parts, _add_pair, self.split_every))
@@ -701,9 +727,9 @@ class DaskNewtonOracle:
 
     def hessian_vector_product(self, coef, vector):
         """One pass: ``H(coef) @ vector`` in the ``(k, p)`` coef layout (no Hessian formed)."""
-        coef_d = dask.delayed(self._coef(coef), pure=True)
-        vec_d = dask.delayed(self._coef(vector, "vector"), pure=True)
-        task = dask.delayed(_hvp_task, pure=True)
+        coef_d = dask.delayed(self._coef(coef), pure=False)
+        vec_d = dask.delayed(self._coef(vector, "vector"), pure=False)
+        task = dask.delayed(_hvp_task, pure=False)
         parts = [task(x, w, coef_d, vec_d, self.fit_intercept)
                  for x, w in zip(self._X, self._w)]
         hv, flags = self._compute("hvp", tree_reduce(parts, _add_pair, self.split_every))
@@ -746,19 +772,28 @@ def _intercept(intercept, k):
         np.asarray(intercept, dtype=np.float64), (k,)).copy()
 
 
+def _block_logits(Xb, coef_full):
+    """``(rows, k)`` logits of a block of X, in cache-sized sub-blocks."""
+    n, d = Xb.shape
+    out = np.empty((n, coef_full.shape[0]))
+    for rows in _row_blocks(n, coef_full.shape[0], d):
+        out[rows] = _logits_t(_as_float64(Xb[rows]), coef_full, True).T
+    return out
+
+
 def _decision_block(Xb, coef, intercept):
-    coef_full = np.concatenate([coef, intercept[:, None]], axis=1)
-    eta = _logits(Xb, coef_full, True)
+    eta = _block_logits(Xb, np.concatenate([coef, intercept[:, None]], axis=1))
     return eta[:, 0] if coef.shape[0] == 1 else eta
 
 
 def _proba_block(Xb, coef, intercept, log):
-    eta = _logits(Xb, np.concatenate([coef, intercept[:, None]], axis=1), True)
-    if coef.shape[0] == 1:  # binary, scikit-learn's convention: p_1 = expit(eta)
-        eta = np.concatenate([np.zeros_like(eta), eta], axis=1)
-    lse, _, _ = _log_softmax_parts(eta.copy())
-    logp = eta - lse[:, None]
-    return logp if log else np.exp(logp)
+    coef_full = np.concatenate([coef, intercept[:, None]], axis=1)
+    if coef.shape[0] == 1:  # binary, scikit-learn's convention: logits (0, eta), p_1 = expit(eta)
+        coef_full = np.concatenate([np.zeros_like(coef_full), coef_full])
+    eta_t = _block_logits(Xb, coef_full).T     # class-major view: reductions along axis 0
+    lse, _ = _softmax_t(eta_t.copy())
+    logp = eta_t - lse
+    return (logp if log else np.exp(logp)).T
 
 
 def dask_decision_function(X, coef, intercept=None):

@@ -339,6 +339,7 @@ def test_dask_dataframe_input(scheduler):
     data = _dask.as_dask_data(ddf[[f"f{i}" for i in range(X.shape[1])]], ddf["label"],
                               ddf["weight"], scheduler=scheduler)
     assert data.classes.tolist() == ["ant", "bee", "cat", "dog"]
+    assert data.n_setup_passes == 4       # partition lengths of X, y, w; the labels
     assert data.X.chunks[0] == data.y_codes.chunks[0] == data.sample_weight.chunks[0]
     oracle = _dask.DaskNewtonOracle(data, scheduler=scheduler)
     coef = random_coef(4, 6)

@@ -61,6 +61,7 @@ NumPy products inside tasks do not start threads of their own either.
 """
 import functools
 import numbers
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import dask
@@ -414,16 +415,25 @@ class DaskData:
         return len(self.classes)
 
 
-def _to_array(obj, name, row_chunks=None):
-    """A dask DataFrame/Series, dask array or array-like -> dask array."""
-    if hasattr(obj, "to_dask_array") and dask.is_dask_collection(obj):
+def _is_dataframe(obj):
+    return hasattr(obj, "to_dask_array") and dask.is_dask_collection(obj)
+
+
+def _to_array(obj, name, row_chunks=None, scheduler=None):
+    """A dask DataFrame/Series, dask array or array-like -> dask array.
+
+    A DataFrame/Series costs one pass to learn its partition lengths (on
+    ``scheduler``); positions, not index labels, align it with ``X``.
+    """
+    if _is_dataframe(obj):
         if name == "X" and obj.ndim == 2:
             bad = sorted({str(t) for t in obj.dtypes if getattr(t, "kind", "O") not in "biuf"})
             if bad:
                 raise TypeError(f"X must have numeric columns only; got dtypes {bad}.")
         if obj.ndim == 1 and not isinstance(obj.dtype, np.dtype) and obj.dtype.kind == "O":
             obj = obj.astype(object)   # pandas string labels: dask would warn and do this
-        return obj.to_dask_array(lengths=True)
+        with dask.config.set(scheduler=scheduler) if scheduler is not None else nullcontext():
+            return obj.to_dask_array(lengths=True)
     if isinstance(obj, da.Array):
         return obj
     if dask.is_dask_collection(obj):
@@ -507,14 +517,17 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
     class_weight : None, "balanced" or dict {label: weight}
         Multiplies each sample's weight by its class's weight.
     classes : array-like, optional
-        The sorted labels, when known: skips the label pass.
+        The sorted labels, when known: skips the label pass.  (Each dask
+        DataFrame/Series input costs one more setup pass, for its partition
+        lengths; ``DaskData.n_setup_passes`` counts them all.)
     scheduler : optional
         Passed to ``dask.compute`` (None: the active Client or dask.config).
     persist : bool
         Persist ``X``, codes and weights (on the cluster when a distributed
         scheduler is active) so that passes do not recompute them.
     """
-    X = _to_array(X, "X")
+    setup_passes = sum(_is_dataframe(a) for a in (X, y, sample_weight))
+    X = _to_array(X, "X", scheduler=scheduler)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.ndim}-D "
                          f"with shape {X.shape}.")
@@ -532,7 +545,7 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
         X = X.rechunk({1: -1})
     rows = X.chunks[0]
 
-    y = _to_array(y, "y", rows)
+    y = _to_array(y, "y", rows, scheduler)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
     if y.ndim != 1:
@@ -548,7 +561,7 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
         if np.ndim(sample_weight) == 0 and not dask.is_dask_collection(sample_weight):
             w = da.full(n, float(sample_weight), chunks=(rows,))
         else:
-            w = _to_array(sample_weight, "sample_weight", rows)
+            w = _to_array(sample_weight, "sample_weight", rows, scheduler)
             if w.ndim != 1:
                 raise ValueError(f"sample_weight must be 1-D; got shape {w.shape}.")
             _check_known_rows(w, "sample_weight")
@@ -561,7 +574,6 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
             if w.chunks[0] != rows:
                 w = w.rechunk((rows,))
 
-    setup_passes = 0
     if classes is None:
         classes, counts = dask.compute(*da.unique(y, return_counts=True),
                                        scheduler=scheduler)
@@ -753,7 +765,7 @@ class DaskNewtonOracle:
 # ---------------------------------------------------------------------------
 
 def _prediction_input(X, coef):
-    if hasattr(X, "to_dask_array") and dask.is_dask_collection(X):
+    if _is_dataframe(X):
         X = X.to_dask_array()          # lengths stay unknown: no computation
     if not isinstance(X, da.Array):
         raise TypeError(f"X must be a dask array or dask DataFrame; got {type(X).__name__}.")

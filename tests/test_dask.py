@@ -236,6 +236,15 @@ def test_bit_identical_across_runs_schedulers_and_threads(client):
     assert all(r == runs[0] for r in runs[1:])
 
 
+def test_pass_timeout_on_the_cluster(client):
+    X, y = slow_problem()                          # a pass of ~2 s
+    oracle = _dask.DaskNewtonOracle(
+        _dask.as_dask_data(X, y, classes=[0, 1, 2], scheduler=client), scheduler=client,
+        timeout=0.3)
+    with pytest.raises(TimeoutError, match="did not finish within 0.3 s"):
+        oracle.stats(random_coef(3, SLOW_D + 1))
+
+
 def test_thread_budget(client, monkeypatch):
     assert _dask.task_thread_budget() == 1                     # not on a worker
     assert client.submit(_dask.task_thread_budget, pure=False).result(timeout=30) == 1
@@ -501,7 +510,8 @@ def test_worker_killed_mid_pass(client):
     ).stats(coef)
 
     oracle = _dask.DaskNewtonOracle(
-        _dask.as_dask_data(X, y, classes=[0, 1, 2], scheduler=client), scheduler=client)
+        _dask.as_dask_data(X, y, classes=[0, 1, 2], scheduler=client), scheduler=client,
+        timeout=PASS_TIMEOUT)
     victim = sorted(client.scheduler_info()["workers"])[0]
     pid = client.run(os.getpid, workers=[victim])[victim]
     with concurrent.futures.ThreadPoolExecutor(1) as pool:

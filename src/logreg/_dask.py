@@ -376,6 +376,19 @@ def tree_reduce(parts, combine, split_every=8):
     return parts[0]
 
 
+def _distributed_client(scheduler):
+    """The ``distributed.Client`` a pass on ``scheduler`` would run on, or None."""
+    if scheduler is None and dask.config.get("scheduler", None) is None:
+        try:
+            from distributed import default_client
+            return default_client()
+        except (ImportError, ValueError):
+            return None
+    if "Client" in type(scheduler).__name__ and hasattr(scheduler, "compute"):
+        return scheduler
+    return None
+
+
 def _raise_for_flags(flags):
     if flags:
         problems = [msg for bit, msg in _FLAG_MESSAGES.items() if flags & bit]
@@ -625,6 +638,10 @@ class DaskNewtonOracle:
         Largest ``(k p)^2 * 8`` the oracle builds pairs for.
     split_every : int
         Fan-in of the reduction tree.
+    timeout : float, optional
+        Seconds a pass may take on a distributed cluster before it is
+        cancelled and ``TimeoutError`` is raised (a safety net against a
+        cluster that lost its workers for good).  Local schedulers ignore it.
 
     Attributes
     ----------
@@ -638,7 +655,7 @@ class DaskNewtonOracle:
     """
 
     def __init__(self, data, *, fit_intercept=True, scheduler=None, n_threads=None,
-                 hessian_budget_bytes=HESSIAN_BUDGET_BYTES, split_every=8):
+                 hessian_budget_bytes=HESSIAN_BUDGET_BYTES, split_every=8, timeout=None):
         if not isinstance(data, DaskData):
             raise TypeError("data must come from logreg._dask.as_dask_data.")
         if split_every < 2:
@@ -649,6 +666,7 @@ class DaskNewtonOracle:
         self.n_threads = n_threads
         self.hessian_budget_bytes = hessian_budget_bytes
         self.split_every = int(split_every)
+        self.timeout = timeout
         self.k = data.n_classes
         self.p = data.n_features + self.fit_intercept
         self.n_passes = 0
@@ -697,8 +715,19 @@ class DaskNewtonOracle:
     def _compute(self, kind, result):
         self.n_passes += 1
         self.pass_log.append(kind)
-        (out,) = dask.compute(result, scheduler=self.scheduler)
-        return out
+        client = None if self.timeout is None else _distributed_client(self.scheduler)
+        if client is None:
+            (out,) = dask.compute(result, scheduler=self.scheduler)
+            return out
+        future = client.compute(result)
+        try:
+            return future.result(timeout=self.timeout)
+        except TimeoutError:
+            future.cancel()
+            raise TimeoutError(
+                f"The {kind} pass did not finish within {self.timeout} s on the cluster "
+                f"{client.scheduler.address}; check that it still has workers."
+            ) from None
 
     # -- passes ----------------------------------------------------------------
     def stats(self, coef, *, hessian=True):
@@ -714,8 +743,9 @@ class DaskNewtonOracle:
         task = dask.delayed(_stats_task, pure=False)
         parts = [task(x, y, w, coef, self.fit_intercept, hessian, self.n_threads)
                  for x, y, w in zip(self._X, self._y, self._w)]
+        total = tree_reduce(parts, _add_stats, self.split_every)
         loss, grad, pairs, sum_w, flags = self._compute(
-            "stats" if hessian else "loss_gradient", tree_reduce(parts, _add_stats, self.split_every))
+            "stats" if hessian else "loss_gradient", total)
         _raise_for_flags(flags)
         if not self._validated:
             if sum_w <= 0:

@@ -210,6 +210,46 @@ def test_default_scheduler_is_the_active_client(client):
     assert_allclose_scaled(loss, NumpyOracle(X, y, w, 4, True).stats(coef)[0], RTOL)
 
 
+def test_binary_model(scheduler):
+    """scikit-learn's binary model, coef (1, p), as the solver fits two classes."""
+    X, y, w, chunks = make_case("uneven")
+    y01 = (y >= 2).astype(np.intp)
+    data = _dask.as_dask_data(*dask_inputs(X, np.array(["no", "yes"])[y01], w, chunks),
+                              scheduler=scheduler)
+    oracle = _dask.DaskNewtonOracle(data, binary=True, scheduler=scheduler)
+    beta, direction = random_coef(1, 6), random_coef(1, 6, seed=2)
+    Xi = reference.add_intercept(X)
+
+    def loss(b):   # sum w (log(1 + e^eta) - y eta), independently of the softmax route
+        eta = Xi @ b[0]
+        return float(w @ (np.logaddexp(0.0, eta) - y01 * eta))
+
+    p1 = 1.0 / (1.0 + np.exp(-(Xi @ beta[0])))
+    H = Xi.T @ ((w * p1 * (1 - p1))[:, None] * Xi)
+    got_loss, grad, pairs = oracle.stats(beta)
+    assert grad.shape == (1, 6) and pairs.shape == (1, 21)
+    assert_allclose_scaled(got_loss, loss(beta), RTOL)
+    assert_allclose_scaled(grad[0], Xi.T @ (w * (p1 - y01)), RTOL)
+    assert_allclose_scaled(oracle.hessian(pairs), H, RTOL)
+    assert_allclose_scaled(oracle.hessian_vector_product(beta, direction)[0],
+                           H @ direction[0], RTOL)
+    steps = np.array([1.0, 0.5, 0.0])
+    assert_allclose_scaled(oracle.losses_along(beta, direction, steps),
+                           [loss(beta + t * direction) for t in steps], RTOL)
+    with pytest.raises(ValueError, match="exactly 2 classes"):
+        build(X, y, w, chunks, scheduler="sync", binary=True)
+
+
+def test_class_totals():
+    X, y, w, chunks = make_case("uneven")
+    data = _dask.as_dask_data(*dask_inputs(X, y, None, chunks), scheduler="sync")
+    assert data.class_totals().tolist() == np.bincount(y).tolist()
+    assert data.n_setup_passes == 1                     # the label pass had the counts
+    data = _dask.as_dask_data(*dask_inputs(X, y, w, chunks), scheduler="sync")
+    assert_allclose_scaled(data.class_totals(scheduler="sync"), np.bincount(y, w), 1e-14)
+    assert data.n_setup_passes == 2
+
+
 # ---------------------------------------------------------------------------
 # determinism: the same bits across runs, schedulers and thread budgets
 # ---------------------------------------------------------------------------

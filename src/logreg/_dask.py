@@ -428,6 +428,23 @@ class DaskData:
     def n_classes(self):
         return len(self.classes)
 
+    def class_totals(self, scheduler=None):
+        """Total sample weight per class, ``(k,)`` float64 (the solver's start and ``S``).
+
+        Unweighted data: the counts of the label pass, no new pass.  Weighted:
+        one pass over codes and weights (counted in ``n_setup_passes``).
+        """
+        if self.sample_weight is None and self.class_counts is not None:
+            return self.class_counts.astype(np.float64)
+        weights = self.sample_weight
+        if weights is None:
+            weights = da.ones(self.y_codes.shape, chunks=self.y_codes.chunks)
+        self.n_setup_passes += 1
+        (totals,) = dask.compute(
+            da.bincount(self.y_codes, weights=weights, minlength=self.n_classes),
+            scheduler=scheduler)
+        return np.asarray(totals, dtype=np.float64)
+
 
 def _is_dataframe(obj):
     return hasattr(obj, "to_dask_array") and dask.is_dask_collection(obj)
@@ -629,6 +646,12 @@ class DaskNewtonOracle:
     fit_intercept : bool
         ``p = n_features + fit_intercept``; the intercept is the last
         column of ``coef``.
+    binary : bool
+        scikit-learn's binary model (two classes only): ``coef`` is
+        ``(1, p)``, ``P(classes[1] | x) = expit(x . coef_0)``; ``grad`` is
+        ``(1, p)``, ``pairs`` ``(1, P2)`` is the packed ``p x p`` Hessian
+        ``X^T diag(w p (1-p)) X`` and ``hessian`` returns it ``(p, p)``.
+        Computed as the two-class softmax with coefficients ``[0, coef_0]``.
     scheduler : optional
         Passed to ``dask.compute``; None uses the active ``distributed.Client``
         or ``dask.config`` (the default scheduler).
@@ -655,7 +678,8 @@ class DaskNewtonOracle:
         Total sample weight, known after the first ``stats`` pass.
     """
 
-    def __init__(self, data, *, fit_intercept=True, scheduler=None, n_threads=None,
+    def __init__(self, data, *, fit_intercept=True, binary=False, scheduler=None,
+                 n_threads=None,
                  hessian_budget_bytes=HESSIAN_BUDGET_BYTES, split_every=8, timeout=None):
         if not isinstance(data, DaskData):
             raise TypeError("data must come from logreg._dask.as_dask_data.")
@@ -668,7 +692,10 @@ class DaskNewtonOracle:
         self.hessian_budget_bytes = hessian_budget_bytes
         self.split_every = int(split_every)
         self.timeout = timeout
-        self.k = data.n_classes
+        self.binary = bool(binary)
+        if self.binary and data.n_classes != 2:
+            raise ValueError(f"binary=True needs exactly 2 classes; y has {data.n_classes}.")
+        self.k = 1 if self.binary else data.n_classes     # rows of coef
         self.p = data.n_features + self.fit_intercept
         self.n_passes = 0
         self.pass_log = []
@@ -708,10 +735,17 @@ class DaskNewtonOracle:
             )
 
     def _coef(self, coef, name="coef"):
+        """Validated C-ordered float64 ``coef``; binary: the softmax rows ``[0, coef_0]``."""
         coef = np.ascontiguousarray(coef, dtype=np.float64)
         if coef.shape != (self.k, self.p):
             raise ValueError(f"{name} must have shape {(self.k, self.p)}; got {coef.shape}.")
+        if self.binary:
+            coef = np.concatenate([np.zeros((1, self.p)), coef])
         return coef
+
+    def _rows(self, result):
+        """Binary: the positive class's row of a two-class softmax result."""
+        return result[1:] if self.binary else result
 
     def _compute(self, kind, result):
         self.n_passes += 1
@@ -753,7 +787,7 @@ class DaskNewtonOracle:
                 raise ValueError("sample_weight sums to zero: there is nothing to fit.")
             self._validated = True
         self.sum_weights = sum_w
-        return loss, grad, pairs
+        return loss, self._rows(grad), pairs
 
     def losses_along(self, coef, direction, steps):
         """One pass: the losses at ``coef + t * direction`` for each ``t`` in ``steps``."""
@@ -777,17 +811,25 @@ class DaskNewtonOracle:
                  for x, w in zip(self._X, self._w)]
         hv, flags = self._compute("hvp", tree_reduce(parts, _add_pair, self.split_every))
         _raise_for_flags(flags)
-        return hv
+        return self._rows(hv)
 
     # -- client side -----------------------------------------------------------
     def hessian(self, pairs, out=None):
-        """The full class-major ``(k p, k p)`` Hessian from ``pairs`` (client memory)."""
+        """The full class-major ``(k p, k p)`` Hessian from ``pairs`` (client memory).
+
+        Binary: the ``(p, p)`` Hessian (``pairs[0]`` unpacked).
+        """
         self._check_budget()
         m = self.k * self.p
         if out is None:
             out = np.empty((m, m))
-        _hessian.hessian_from_pairs(np.ascontiguousarray(pairs, dtype=np.float64),
-                                    self.k, self.p, out)
+        pairs = np.ascontiguousarray(pairs, dtype=np.float64)
+        if self.binary:
+            upper = np.triu_indices(self.p)      # the kernel's row-wise packed order
+            out[upper] = pairs[0]
+            out[upper[::-1]] = pairs[0]
+        else:
+            _hessian.hessian_from_pairs(pairs, self.k, self.p, out)
         return out
 
 

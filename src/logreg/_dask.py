@@ -15,6 +15,14 @@ last column.  ``coef.ravel()`` is the class-major coordinate vector of
 full Hessian.  ``loss`` is the weighted cross-entropy sum (not averaged, no
 penalty: the solver adds ``C`` and the L2 term).
 
+Use (what a Newton loop does with it)::
+
+    data = as_dask_data(X, y, sample_weight, class_weight=None, persist=True)
+    oracle = DaskNewtonOracle(data, fit_intercept=True, binary=data.n_classes == 2)
+    loss, grad, pairs = oracle.stats(coef)                  # pass 1
+    H = oracle.hessian(pairs)                               # client: solve for step
+    losses = oracle.losses_along(coef, step, 0.5 ** np.arange(8))   # pass 2
+
 Passes per Newton iteration
 ---------------------------
 1. ``stats(coef)``: loss, gradient and pairs at the current coefficients.

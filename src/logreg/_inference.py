@@ -163,6 +163,7 @@ def inference(model, reference=None, cov_type="nonrobust", *, X=None, y=None,
     """
     state = _inference_state(model)
     cov_type = _check_cov_type(cov_type)
+    _check_robust_arguments(cov_type, X, y, groups)
     classes = np.asarray(model.classes_)
     k = len(classes)
     ref = _reference_index(classes, reference)
@@ -264,7 +265,8 @@ class InferenceResult:
     feature_names : list of str
         Column names (DataFrame columns or ``x0..x{d-1}``, then ``"const"``).
     nobs : float
-        Number of observations, ``sum(sample_weight)`` (frequency weights).
+        Number of observations: the sum of the fit's weights, ``sum(sample_weight)``
+        (frequency weights; times the class weights if ``class_weight`` was used).
     loglike, loglike_null : float
         Log-likelihood of the fit and of the intercept-only model.
     n_iter, converged
@@ -288,10 +290,10 @@ class InferenceResult:
         self.n_iter = n_iter
         self.converged = converged
         var = np.diag(cov).reshape(params.shape)
-        # Rounding can leave a tiny negative variance only where the matrix was
-        # already flagged as singular; report it as undefined, not as sqrt(<0).
-        with np.errstate(invalid="ignore"):
-            self.bse = np.where(var >= 0, np.sqrt(np.abs(var)), np.nan)
+        # A sandwich is PSD: a negative diagonal entry is rounding around zero.
+        # NaN (unidentified, already warned about) propagates through maximum.
+        self.bse = np.sqrt(np.maximum(var, 0.0))
+        with np.errstate(divide="ignore", invalid="ignore"):
             self.zvalues = params / self.bse
         self.pvalues = 2.0 * special.ndtr(-np.abs(self.zvalues))
 
@@ -577,6 +579,22 @@ def _check_cov_type(cov_type):
     raise ValueError(f"cov_type must be one of {list(COV_TYPES)}; got {cov_type!r}.")
 
 
+def _check_robust_arguments(cov_type, X, y, groups):
+    """Fail fast (before any numerical work) on missing data for a robust cov_type."""
+    if cov_type == "nonrobust":
+        return
+    if X is None or y is None:
+        raise ValueError(
+            f"cov_type={cov_type!r} needs the training data: pass X=..., y=... "
+            "(and sample_weight=... if the fit was weighted"
+            + (", groups=..." if cov_type == "cluster" else "") + ") to inference()."
+        )
+    if cov_type == "cluster" and groups is None:
+        raise ValueError("cov_type='cluster' needs groups=... (one cluster label per sample).")
+    if cov_type != "cluster" and groups is not None:
+        raise ValueError(f"groups is only used with cov_type='cluster', not {cov_type!r}.")
+
+
 def _check_alpha(alpha):
     if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 < alpha < 1:
         raise ValueError(f"alpha must be a number strictly between 0 and 1; got {alpha!r}.")
@@ -851,16 +869,6 @@ def _group_indices(groups, n):
 
 def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n_params, *,
                        X, y, sample_weight, groups, classes):
-    if X is None or y is None:
-        raise ValueError(
-            f"cov_type={cov_type!r} needs the training data: pass X=..., y=... "
-            "(and sample_weight=... if the fit was weighted"
-            + (", groups=..." if cov_type == "cluster" else "") + ") to inference()."
-        )
-    if cov_type == "cluster" and groups is None:
-        raise ValueError("cov_type='cluster' needs groups=... (one cluster label per sample).")
-    if cov_type != "cluster" and groups is not None:
-        raise ValueError(f"groups is only used with cov_type='cluster', not {cov_type!r}.")
     fitted_names = getattr(model, "feature_names_in_", None)
     columns = getattr(X, "columns", None)
     if fitted_names is not None and columns is not None and (

@@ -20,7 +20,8 @@ import logreg
 from ._fits import make_classification
 from .tolerances import INVARIANCE_RTOL, assert_allclose_scaled
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the directory holding the logreg this test imported (installed or in-place build)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(logreg.__file__)))
 
 
 # ---------------------------------------------------------------------------

@@ -14,7 +14,8 @@ import scipy.sparse
 
 import logreg
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# the directory holding the logreg this test imported (installed or in-place build)
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(logreg.__file__)))
 
 rng = np.random.default_rng(0)
 X_OK = rng.normal(size=(30, 3))

@@ -160,7 +160,7 @@ def test_history_records_each_iterate_and_quadratic_convergence():
     assert len(hist) == clf.n_iter_ + 1
     assert [h["iteration"] for h in hist] == list(range(clf.n_iter_ + 1))
     assert set(hist[0]) == {"iteration", "objective", "grad_max", "decrement", "step_size",
-                            "damping", "seconds"}
+                            "damping", "seconds", "passes"}
     objective_values = [h["objective"] for h in hist]
     assert all(b <= a + 1e-15 for a, b in zip(objective_values, objective_values[1:]))
     assert hist[-1]["grad_max"] <= clf.tol and hist[-1]["step_size"] == 0.0

@@ -7,6 +7,7 @@ which only scikit-learn calls.
 """
 import inspect
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -15,6 +16,7 @@ from scipy.special import expit
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
 from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
+from ._oracle import InMemoryOracle
 from ._validation import (
     check_class_weight,
     check_n_threads,
@@ -91,7 +93,11 @@ class LogisticRegression:
         One entry per iterate: ``iteration``, ``objective`` (normalized, as for
         ``tol``), ``grad_max``, ``decrement`` (half the squared Newton
         decrement), ``step_size`` taken from it, ``damping`` of the Newton
-        system (0 when none was needed) and ``seconds`` since the start.
+        system (0 when none was needed), ``seconds`` since the start and
+        ``passes`` over the data spent reaching this iterate (1 when the full
+        Newton step held; 3 after a backtracking line search).
+    n_passes_ : int or None
+        Passes over the data the Newton fit made in all (None for "gd").
     learning_rate_ : float, only for solver="gd"
     """
 
@@ -202,6 +208,8 @@ class LogisticRegression:
         cross-entropy; ``class_weight`` multiplies on top.  Returns self.
         """
         C = self._validated_params()
+        if any(_is_dask(a) for a in (X, y, sample_weight)):
+            return self._fit_dask(X, y, sample_weight, C)
         feature_names = _feature_names(X)
         X = check_X_estimator(X)
         n, d = X.shape
@@ -234,10 +242,11 @@ class LogisticRegression:
             if coef0 is None:
                 coef0 = initial_coef(codes, w, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)
-            solver = NewtonSolver(
-                X, codes, w, binary=binary, fit_intercept=self.fit_intercept, C=C,
-                tol=self.tol, max_iter=self.max_iter,
-                n_threads=check_n_threads(self.n_threads), verbose=self.verbose)
+            oracle = InMemoryOracle(X, codes, w, k=len(classes),
+                                    fit_intercept=self.fit_intercept,
+                                    n_threads=check_n_threads(self.n_threads))
+            solver = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
+                                  verbose=self.verbose)
             result = solver.solve(coef0)
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
@@ -255,6 +264,69 @@ class LogisticRegression:
                 verbose=self.verbose)
             hessian = data_loss = None
 
+        self._set_fitted(classes, d, feature_names, coef, n_iter, history)
+        self.n_passes_ = oracle.n_passes if self.solver == "newton" else None
+        if not np.isfinite(C):
+            self._inference_state_ = self._inference_state(
+                X, codes, w, coef, binary, hessian, data_loss, counts, n_iter, converged)
+        return self
+
+    def _fit_dask(self, X, y, sample_weight, C):
+        """``fit`` on dask arrays / DataFrames: the same Newton loop, on a
+        ``logreg._dask.DaskNewtonOracle`` (statistics map-reduced over the
+        blocks, the Newton step solved here, on the client)."""
+        from . import _dask
+
+        if self.solver != "newton":
+            raise ValueError(f"solver={self.solver!r} does not support dask inputs; "
+                             "use solver='newton' (the default).")
+        feature_names = _feature_names(X)
+        client = _dask._distributed_client(None)
+        data = _dask.as_dask_data(X, y, sample_weight, class_weight=self.class_weight,
+                                  persist=client is not None)
+        classes, d = data.classes, data.n_features
+        binary = len(classes) == 2
+        k = 1 if binary else len(classes)
+        p = d + bool(self.fit_intercept)
+        oracle = _dask.DaskNewtonOracle(
+            data, fit_intercept=self.fit_intercept, binary=binary,
+            n_threads=self.n_threads, hessian_budget_bytes=_dask.HESSIAN_BUDGET_BYTES)
+        if not oracle.hessian_fits:
+            raise ValueError(
+                f"The Newton system of this problem has k*p = {k}*{p} coordinates: its "
+                f"Hessian needs {oracle.hessian_nbytes / 2**30:.2f} GiB on the client, above "
+                f"logreg._dask.HESSIAN_BUDGET_BYTES = "
+                f"{_dask.HESSIAN_BUDGET_BYTES / 2**30:.2f} GiB. Raise that budget if the "
+                "client has the memory (the solver needs about 2x the Hessian), or reduce "
+                "the number of features or classes (e.g. PCA, feature hashing with fewer "
+                "buckets, merging rare classes).")
+        counts = data.class_totals()
+        if counts.sum() <= 0:
+            raise ValueError("sample_weight is zero for every sample: nothing to fit.")
+        if np.count_nonzero(counts > 0) < 2:
+            raise ValueError(
+                "Only one class has positive total weight after applying sample_weight "
+                f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
+                "classes are needed.")
+        coef0 = self._warm_start_coef(classes, k, d)
+        if coef0 is None:
+            coef0 = _start_from_totals(counts, k, p, binary=binary,
+                                       fit_intercept=self.fit_intercept)
+        if hasattr(self, "learning_rate_"):
+            del self.learning_rate_
+        result = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
+                              verbose=self.verbose).solve(coef0)
+        self.n_passes_ = oracle.n_passes
+        self._set_fitted(classes, d, feature_names, result.coef, result.n_iter,
+                         result.history)
+        if not np.isfinite(C):
+            self._inference_state_ = self._inference_state(
+                None, None, None, result.coef, binary, result.data_hessian,
+                result.data_loss, counts, result.n_iter, result.converged)
+        return self
+
+    def _set_fitted(self, classes, d, feature_names, coef, n_iter, history):
+        k = coef.shape[0]
         self.classes_ = classes
         self.n_features_in_ = d
         if feature_names is not None:
@@ -266,10 +338,6 @@ class LogisticRegression:
         self.n_iter_ = int(n_iter)
         self.history_ = history
         self._inference_state_ = None
-        if not np.isfinite(C):
-            self._inference_state_ = self._inference_state(
-                X, codes, w, coef, binary, hessian, data_loss, counts, n_iter, converged)
-        return self
 
     def _warm_start_coef(self, classes, k, d):
         """The previous coefficients ``(k, p)`` when warm-starting a compatible fit."""
@@ -331,6 +399,15 @@ class LogisticRegression:
                 f"fitted with {list(fitted)}, got {list(names)}."
             )
 
+    def _dask_X(self, X):
+        """A dask X for the lazy ``logreg._dask`` prediction helpers (checked), or None."""
+        if not _is_dask(X):
+            return None
+        if not hasattr(self, "coef_"):
+            self._validated_X(np.zeros((1, 1)))     # raises NotFittedError
+        self._check_feature_names(X)
+        return X
+
     def _logits(self, X):
         X = self._validated_X(X)
         eta = _loss.x_dot(X, np.ascontiguousarray(self.coef_.T, dtype=np.float64))
@@ -338,11 +415,17 @@ class LogisticRegression:
 
     def decision_function(self, X):
         """Logits: ``(n_samples,)`` for two classes (of ``classes_[1]``), else ``(n, n_classes)``."""
+        if (Xd := self._dask_X(X)) is not None:
+            from ._dask import dask_decision_function
+            return dask_decision_function(Xd, self.coef_, self.intercept_)
         eta = self._logits(X)
         return eta[:, 0] if len(self.classes_) == 2 else eta
 
     def predict_log_proba(self, X):
         """Log class probabilities ``(n_samples, n_classes)``, computed stably."""
+        if (Xd := self._dask_X(X)) is not None:
+            from ._dask import dask_predict_log_proba
+            return dask_predict_log_proba(Xd, self.coef_, self.intercept_)
         eta = self._logits(X)
         if len(self.classes_) == 2:
             z = eta[:, 0]
@@ -351,6 +434,9 @@ class LogisticRegression:
 
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)``; columns follow ``classes_``."""
+        if (Xd := self._dask_X(X)) is not None:
+            from ._dask import dask_predict_proba
+            return dask_predict_proba(Xd, self.coef_, self.intercept_)
         eta = self._logits(X)
         if len(self.classes_) == 2:
             z = eta[:, 0]
@@ -359,6 +445,9 @@ class LogisticRegression:
 
     def predict(self, X):
         """Most probable class label for each sample."""
+        if (Xd := self._dask_X(X)) is not None:
+            from ._dask import dask_predict
+            return dask_predict(Xd, self.coef_, self.intercept_, self.classes_)
         scores = self.decision_function(X)
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
@@ -388,6 +477,18 @@ class LogisticRegression:
         from ._inference import summary
 
         return summary(self, reference=reference, alpha=alpha, **kwargs)
+
+
+def _is_dask(obj):
+    """A dask collection, detected without importing dask (an optional extra)."""
+    return (m := sys.modules.get("dask")) is not None and m.is_dask_collection(obj)
+
+
+def _start_from_totals(totals, k, p, *, binary, fit_intercept):
+    """``initial_coef`` from per-class weight totals (no pass over the data)."""
+    codes = np.arange(len(totals))
+    return initial_coef(codes, np.asarray(totals, dtype=np.float64), k, p, binary=binary,
+                        fit_intercept=fit_intercept)
 
 
 def _effective_weights(w, class_weights, codes):

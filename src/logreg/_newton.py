@@ -10,12 +10,18 @@ cross-entropy plus ``||coef||^2 / (2 C S)``.  Same minimizer, and a gradient
 whose size does not grow with ``n``, so ``tol`` means the same on any data.
 Unpenalized (``C = inf``): the mean weighted cross-entropy.
 
+The data enter only through an oracle (``logreg._oracle`` documents the
+interface): ``InMemoryOracle`` streams over in-memory row blocks,
+``logreg._dask.DaskNewtonOracle`` maps over a cluster.  One loop serves both;
+nothing of size ``n`` is kept between passes.
+
 The loop (``NewtonSolver.solve``), one fixed order of named steps:
 
-1. ``evaluate``   loss, gradient and Hessian at ``coef`` (one call to the data term);
+1. ``evaluate``   loss, gradient and Hessian at ``coef`` (from one statistics pass);
 2. ``solve_step`` Newton step by Cholesky, damped visibly if the Hessian is singular;
 3. ``converged``  max|gradient| <= tol and half the squared Newton decrement <= tol**2;
-4. ``line_search`` Armijo backtracking on ``eta + t * (X @ step)``;
+4. ``line_search`` the full step, verified by the next statistics pass; else one
+                  pass for a ladder of step sizes (Armijo);
 5. ``finish``     symmetric parametrization, diagnostics, warnings.
 
 Stopping happens in step 3, *before* moving: the loss, gradient and Hessian
@@ -55,7 +61,7 @@ LOSS_NOISE = 16 * EPS
 SEPARATION_STEP_RTOL = 1e-4
 
 HISTORY_FIELDS = ("iteration", "objective", "grad_max", "decrement", "step_size",
-                  "damping", "seconds")
+                  "damping", "seconds", "passes")
 
 
 class NewtonResult:
@@ -70,37 +76,31 @@ class NewtonSolver:
 
     Parameters
     ----------
-    X, y, w : data in the layout of ``logreg._loss`` (``w`` None or float64).
-    binary : use the binary model (``coef`` is ``(1, p)``).
-    fit_intercept : the last column of ``coef`` is the intercept.
+    oracle : the data (``logreg._oracle`` describes the interface): an
+        ``InMemoryOracle`` or a ``logreg._dask.DaskNewtonOracle``.
     C : inverse penalty strength; ``np.inf`` for no penalty.
     tol : gradient tolerance on ``F``; the Newton decrement must reach ``tol**2``.
     max_iter : maximum number of Newton steps.
-    n_threads : threads for the Hessian kernel.
     verbose : print one line of diagnostics per iteration when > 0.
     """
 
-    def __init__(self, X, y, w, *, binary, fit_intercept, C, tol, max_iter, n_threads,
-                 verbose=0):
-        self.X, self.y, self.w = X, y, w
-        self.binary = binary
-        self.fit_intercept = bool(fit_intercept)
+    def __init__(self, oracle, *, C, tol, max_iter, verbose=0):
+        self.oracle = oracle
+        self.binary = oracle.binary
+        self.fit_intercept = bool(oracle.fit_intercept)
         self.C, self.tol, self.max_iter = C, tol, max_iter
-        self.n_threads, self.verbose = n_threads, verbose
-        self.data_term = (_loss.binary_loss_gradient_hessian if binary
-                          else _loss.loss_gradient_hessian)
-        self.data_loss = _loss.binary_loss if binary else _loss.multinomial_loss
+        self.verbose = verbose
 
     # -- 0. set up ---------------------------------------------------------
     def setup(self, coef0):
-        """Sets ``coef``, ``k``, ``p``, ``scale`` (1/S), ``l2`` (1/(C S)), ``mask``, ``free``."""
+        """Sets ``coef``, ``k``, ``p``, ``mask``, ``free``, and the first ``stats``
+        (one pass), then ``scale`` (1/S) and ``l2`` (1/(C S))."""
         self.coef = np.array(coef0, dtype=np.float64)
         self.k, self.p = self.coef.shape
-        S = float(self.X.shape[0] if self.w is None else self.w.sum())
-        self.sum_weights = S
-        self.scale = 1.0 / S
+        if (self.k, self.p) != (self.oracle.k, self.oracle.p):
+            raise ValueError(f"coef0 has shape {self.coef.shape}; the data need "
+                             f"{(self.oracle.k, self.oracle.p)}.")
         self.penalized = np.isfinite(self.C)
-        self.l2 = 1.0 / (self.C * S) if self.penalized else 0.0
         self.mask = _loss.penalty_mask(self.k, self.p, self.fit_intercept)
         # Columns along which the multinomial objective is flat (see module docstring).
         if self.binary:
@@ -109,26 +109,34 @@ class NewtonSolver:
             self.free = list(range(self.p))
         else:
             self.free = [self.p - 1] if self.fit_intercept else []
-        self.eta = _loss.linear_predictor(self.X, self.coef, self.fit_intercept)
         self.history = []
         self.damped = []            # iterations at which the Hessian was damped
         self.line_search_failed = False
         self.t_start = time.perf_counter()
+        self.passes_seen = self.oracle.n_passes
+        self.stats = self.oracle.stats(self.coef)
+        S = float(self.oracle.sum_weights)
+        self.sum_weights = S
+        self.scale = 1.0 / S
+        self.l2 = 1.0 / (self.C * S) if self.penalized else 0.0
+
+    def _objective(self, data_loss, coef):
+        return self.scale * data_loss + self.l2 * _loss.l2_penalty(coef, self.fit_intercept)
 
     # -- 1. loss, gradient, Hessian at coef ----------------------------------
     def evaluate(self):
-        """Sets ``data_loss_value``, ``pairs``, ``objective``, ``gradient``, ``hessian``."""
-        L, G, self.pairs = self.data_term(self.X, self.y, self.w, self.coef,
-                                          self.fit_intercept, self.n_threads)
+        """From ``stats`` (the pass at ``coef``): sets ``data_loss_value``, ``pairs``,
+        ``objective``, ``gradient``, ``hessian``."""
+        L, G, self.pairs = self.stats
         self.data_loss_value = L
-        self.objective = self.scale * L + self.l2 * _loss.l2_penalty(self.coef, self.fit_intercept)
+        self.objective = self._objective(L, self.coef)
         self.gradient = self.scale * G + self.l2 * self.mask * self.coef
         if not np.all(np.isfinite(self.pairs)):
             raise ValueError(
                 "The Hessian overflowed: X (or sample_weight) has entries so large that "
                 "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
                 "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
-        H = _loss.hessian_from_pairs(self.pairs, self.k, self.p, self.binary)
+        H = self.oracle.hessian(self.pairs)
         H *= self.scale
         H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
         self.hessian = H
@@ -187,38 +195,54 @@ class NewtonSolver:
         return (self.grad_max <= self.tol) and (0.5 * self.decrement <= self.tol**2)
 
     # -- 4. line search --------------------------------------------------------
-    def line_search(self):
-        """Sets ``step_size``, ``coef``, ``eta``; returns False when rounding-limited.
-
-        Armijo backtracking; the trial logits are ``eta + t * (X @ step)``
-        with ``X @ step`` computed once.  Near the optimum the loss changes
-        by less than its rounding error: such a step is accepted (the
-        quadratic model is then excellent), and if it does not decrease the
-        loss while the decrement is already tiny, the solve is finished.
-        """
-        x_step = _loss.linear_predictor(self.X, self.step, self.fit_intercept)
-        slope = -self.decrement                     # g . step < 0
+    def _acceptable(self, f_t, t):
+        """Armijo, or a change within rounding noise (the quadratic model is then excellent)."""
+        change = f_t - self.objective
         noise = LOSS_NOISE * abs(self.objective)
-        t = 1.0
-        for _ in range(MAX_HALVINGS):
-            coef_t = self.coef + t * self.step
-            eta_t = self.eta + t * x_step
-            f_t = (self.scale * self.data_loss(eta_t, self.y, self.w)
-                   + self.l2 * _loss.l2_penalty(coef_t, self.fit_intercept))
-            change = f_t - self.objective
-            if np.isfinite(f_t) and (change <= ARMIJO * t * slope or abs(change) <= noise):
-                break
-            t *= 0.5
-        else:
-            self.line_search_failed = True
-            self.step_size = 0.0
-            return False
-        if change >= 0 and 0.5 * self.decrement <= self.tol**2:
+        return np.isfinite(f_t) & ((change <= ARMIJO * t * -self.decrement)
+                                   | (np.abs(change) <= noise))
+
+    def _move(self, t, coef_t, f_t, stats):
+        """Take the accepted step, or report that rounding limits the solve."""
+        if f_t >= self.objective and 0.5 * self.decrement <= self.tol**2:
             self.step_size = 0.0          # rounding-limited: the optimum is reached
             return False
         self.step_size = t
-        self.coef, self.eta = coef_t, eta_t
+        self.coef = coef_t
+        self.stats = stats if stats is not None else self.oracle.stats(coef_t)
         return True
+
+    def line_search(self):
+        """Sets ``step_size``, ``coef``, ``stats``; returns False when rounding-limited.
+
+        The full step is tried first and verified with the statistics pass at
+        ``coef + step`` -- the next iteration's pass, whose loss comes with
+        it -- so a typical iteration makes ONE pass over the data.  When
+        Armijo fails there, one ``losses_along`` pass from ``coef`` evaluates
+        the ladder ``t = 1/2 .. 1/256`` and the statistics pass is redone at
+        the largest acceptable ``t`` (3 passes for that step; a second ladder
+        down to ``2**-MAX_HALVINGS`` only when the first finds nothing).
+        Near the optimum the loss changes by less than its rounding error:
+        such a step is accepted, and if it does not decrease the loss while
+        the decrement is already tiny, the solve is finished.
+        """
+        trial = self.coef + self.step
+        stats = self.oracle.stats(trial)
+        f_1 = self._objective(stats[0], trial)
+        if self._acceptable(f_1, 1.0):
+            return self._move(1.0, trial, f_1, stats)
+        for ladder in (0.5 ** np.arange(1, 9), 0.5 ** np.arange(9, MAX_HALVINGS + 1)):
+            losses = self.oracle.losses_along(self.coef, self.step, ladder)
+            f = np.array([self._objective(L, self.coef + t * self.step)
+                          for L, t in zip(losses, ladder)])
+            ok = self._acceptable(f, ladder)
+            if ok.any():
+                i = int(np.argmax(ok))
+                return self._move(float(ladder[i]), self.coef + ladder[i] * self.step, f[i],
+                                  None)
+        self.line_search_failed = True
+        self.step_size = 0.0
+        return False
 
     # -- the loop --------------------------------------------------------------
     def solve(self, coef0):
@@ -233,6 +257,9 @@ class NewtonSolver:
         is_converged = False
         for iteration in range(self.max_iter + 1):
             self.evaluate()
+            # passes spent reaching this iterate's statistics (1 when the full step held)
+            self.iter_passes = self.oracle.n_passes - self.passes_seen
+            self.passes_seen = self.oracle.n_passes
             self.grad_max = float(np.max(np.abs(self.gradient)))
             self.solve_step()
             is_converged = self.converged()
@@ -249,7 +276,8 @@ class NewtonSolver:
     def _record(self, iteration, step_size):
         row = dict(iteration=iteration, objective=self.objective, grad_max=self.grad_max,
                    decrement=0.5 * self.decrement, step_size=step_size,
-                   damping=self.damping, seconds=time.perf_counter() - self.t_start)
+                   damping=self.damping, seconds=time.perf_counter() - self.t_start,
+                   passes=self.iter_passes)
         self.history.append(row)
         if self.verbose:
             if iteration == 0:
@@ -308,7 +336,7 @@ class NewtonSolver:
 
     def hessian_data(self):
         """Unscaled, unpenalized data-term Hessian at the final coefficients."""
-        return _loss.hessian_from_pairs(self.pairs, self.k, self.p, self.binary)
+        return self.oracle.hessian(self.pairs)
 
 
 def initial_coef(y, w, k, p, *, binary, fit_intercept):

@@ -1,0 +1,187 @@
+"""The in-memory data oracle: what the Newton loop needs from the data, in bounded memory.
+
+``logreg._newton.NewtonSolver`` talks to the data only through an *oracle*
+with this interface (``logreg._dask.DaskNewtonOracle`` is the distributed
+one; ``InMemoryOracle`` below the in-memory one)::
+
+    k, p, binary, fit_intercept       coef is (k, p); binary: k = 1
+    stats(coef, *, hessian=True)      -> (loss, grad (k, p), pairs | None)   one pass
+    losses_along(coef, direction, steps) -> losses (len(steps),)             one pass
+    hessian_vector_product(coef, v)   -> H(coef) v, (k, p)                   one pass
+    hessian(pairs)                    -> full data Hessian (class-major)     no pass
+    n_passes, pass_log                passes over the data so far
+    sum_weights                       S = sum_n w_n (known after the first stats)
+    hessian_fits                      False: the (k p)^2 Hessian is over budget
+
+``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
+follows the layout of ``logreg._loss`` (binary: the single positive-class row).
+
+Memory: nothing of size ``n x k`` is kept between passes and nothing of size
+``n x d`` is ever made.  ``stats`` processes the rows in segments whose
+``n x k`` temporaries are about ``SEGMENT_BYTES`` each; ``losses_along`` and
+``hessian_vector_product`` work on cache-sized sub-blocks.
+"""
+import numpy as np
+
+from . import _loss
+
+# Bytes of one (segment rows x k) float64 temporary in a statistics pass.  The
+# data term makes about six of those at its peak (logits, exp, P, residuals,
+# the kernel's copy), so a pass needs roughly 6 * SEGMENT_BYTES beyond X.
+SEGMENT_BYTES = 8 << 20
+# Elements of a sub-block temporary in the ladder / Hessian-vector passes
+# (rows x max(k, d)): 512 KiB, stays in L2.
+_SUB_ELEMS = 65536
+
+
+def _segments(n, width, nbytes):
+    step = max(1024, nbytes // (8 * max(width, 1)))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _sub_blocks(n, k, d):
+    step = max(256, _SUB_ELEMS // max(k, d))
+    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
+
+
+def _logits_t(Xs, coef, fit_intercept):
+    """Class-major logits ``(k, rows)`` of a float64 sub-block."""
+    d = Xs.shape[1]
+    eta = coef[:, :d] @ Xs.T
+    if fit_intercept:
+        eta += coef[:, d:]
+    return eta
+
+
+def _softmax_t(Z):
+    """In place ``Z <- exp(Z - max)`` per column; returns ``(lse, sums)``."""
+    m = Z.max(axis=0)
+    Z -= m
+    np.exp(Z, out=Z)
+    s = Z.sum(axis=0)
+    return m + np.log(s), s
+
+
+class InMemoryOracle:
+    """Loss, gradient, Hessian pairs, step ladder and Hessian-vector products of
+    in-memory data, streamed over row blocks (module docstring).
+
+    Parameters
+    ----------
+    X : (n, d) float32/float64, any order, never copied
+    y : (n,) intp class codes (binary: 0/1)
+    w : None or (n,) float64 weights
+    k : number of classes (>= 2)
+    fit_intercept, n_threads : as the estimator's
+    """
+
+    def __init__(self, X, y, w, *, k, fit_intercept, n_threads):
+        self.X, self.y, self.w = X, np.ascontiguousarray(y, dtype=np.intp), w
+        self.n_classes = int(k)
+        self.binary = self.n_classes == 2
+        self.k = 1 if self.binary else self.n_classes
+        self.fit_intercept = bool(fit_intercept)
+        self.p = X.shape[1] + self.fit_intercept
+        self.n_threads = n_threads
+        self.n_passes = 0
+        self.pass_log = []
+        self.sum_weights = float(X.shape[0] if w is None else w.sum())
+        self.hessian_fits = True
+
+    def _count(self, kind):
+        self.n_passes += 1
+        self.pass_log.append(kind)
+
+    def _softmax_coef(self, coef):
+        """Binary: the two-class softmax rows ``[0, coef_0]``; else ``coef``."""
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        if self.binary:
+            coef = np.concatenate([np.zeros((1, self.p)), coef])
+        return coef
+
+    # -- passes ----------------------------------------------------------------
+    def stats(self, coef, *, hessian=True):
+        """One pass: ``(loss, grad (k, p), pairs (K, p(p+1)/2) or None)`` at ``coef``."""
+        self._count("stats" if hessian else "loss_gradient")
+        coef = np.ascontiguousarray(coef, dtype=np.float64)
+        # The fused kernel (logreg._hessian.loss_gradient_pairs, branch `kernel`)
+        # streams over X itself; until it lands, the NumPy data term runs per segment.
+        if hessian:
+            term = (_loss.binary_loss_gradient_hessian if self.binary
+                    else _loss.loss_gradient_hessian)
+        else:
+            term = _loss.binary_loss_gradient if self.binary else _loss.loss_gradient
+        X, y, w = self.X, self.y, self.w
+        loss, grad, pairs = 0.0, 0.0, None
+        segments = _segments(X.shape[0], max(self.k, 2), SEGMENT_BYTES)
+        for rows in segments:
+            # views of X, never copies (one segment: X itself)
+            Xs, ys = (X, y) if len(segments) == 1 else (X[rows], y[rows])
+            ws = w if w is None or len(segments) == 1 else w[rows]
+            if hessian:
+                L, G, Pp = term(Xs, ys, ws, coef, self.fit_intercept, self.n_threads)
+                pairs = Pp if pairs is None else pairs + Pp
+            else:
+                L, G = term(Xs, ys, ws, coef, self.fit_intercept)
+            loss += L
+            grad = grad + G
+        return float(loss), grad, pairs
+
+    def losses_along(self, coef, direction, steps):
+        """One pass: ``sum_n w_n CE_n`` at ``coef + t * direction`` for each ``t`` in ``steps``.
+
+        ``eta = X coef^T`` and ``deta = X direction^T`` come from one product
+        per sub-block; each step then costs a log-sum-exp of ``eta + t deta``.
+        """
+        self._count("ladder")
+        steps = np.asarray(steps, dtype=np.float64).ravel()
+        k = self.n_classes
+        both = np.concatenate([self._softmax_coef(coef), self._softmax_coef(direction)])
+        X, y, w = self.X, self.y, self.w
+        n, d = X.shape
+        losses = np.zeros(len(steps))
+        for rows in _sub_blocks(n, 2 * k, d):
+            E = _logits_t(X[rows].astype(np.float64, copy=False), both, self.fit_intercept)
+            eta, deta = E[:k], E[k:]
+            pick = y[rows], np.arange(E.shape[1])
+            eta_y, deta_y = eta[pick], deta[pick]
+            ws = None if w is None else w[rows]
+            Z = np.empty_like(eta)
+            for i, t in enumerate(steps):
+                np.multiply(deta, t, out=Z)
+                Z += eta
+                lse, _ = _softmax_t(Z)
+                terms = lse - (eta_y + t * deta_y)
+                losses[i] += terms.sum() if ws is None else ws @ terms
+        return losses
+
+    def hessian_vector_product(self, coef, vector):
+        """One pass: ``H(coef) @ vector`` in the ``(k, p)`` layout, no Hessian formed.
+
+        ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)``, ``s_n = V x_n``.
+        """
+        self._count("hvp")
+        k = self.n_classes
+        both = np.concatenate([self._softmax_coef(coef), self._softmax_coef(vector)])
+        X, w = self.X, self.w
+        n, d = X.shape
+        out = np.zeros((k, self.p))
+        for rows in _sub_blocks(n, 2 * k, d):
+            Xs = X[rows].astype(np.float64, copy=False)
+            E = _logits_t(Xs, both, self.fit_intercept)
+            P, Q = E[:k], E[k:]
+            _, s = _softmax_t(P)
+            P /= s
+            Q *= P
+            R = Q - P * Q.sum(axis=0)
+            if w is not None:
+                R *= w[rows]
+            out[:, :d] += R @ Xs
+            if self.fit_intercept:
+                out[:, d] += R.sum(axis=1)
+        return out[1:] if self.binary else out
+
+    # -- client side -------------------------------------------------------------
+    def hessian(self, pairs):
+        """Full data Hessian ``(k p, k p)`` class-major (binary ``(p, p)``) from ``pairs``."""
+        return _loss.hessian_from_pairs(pairs, self.k, self.p, self.binary)

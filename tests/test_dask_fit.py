@@ -1,0 +1,162 @@
+"""LogisticRegression.fit on dask inputs: the same Newton loop over logreg._dask's oracle.
+
+Runs on a real 2-process LocalCluster bound to 127.0.0.1 (started here) and on
+the synchronous scheduler.  The yardstick is the in-memory fit of the same data.
+"""
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas as pd
+import pytest
+from distributed import Client, LocalCluster
+
+import logreg
+
+from ._fits import make_classification
+from .tolerances import assert_allclose_scaled
+
+RTOL = 1e-10     # issue 6: dask fit == in-memory fit to 1e-10 relative
+TOL = 1e-10      # tight solver tolerance: both fits sit at the optimum, not near it
+
+
+@pytest.fixture(scope="module")
+def client():
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                      dashboard_address=None) as cluster:
+        with Client(cluster, set_as_default=False) as c:
+            c.wait_for_workers(2, timeout=60)
+            yield c
+
+
+def _fit_on(scheduler, client, make_model, *args):
+    """Fit with ``scheduler`` in {'sync', 'cluster'} as the default scheduler."""
+    model = make_model()
+    if scheduler == "sync":
+        with dask.config.set(scheduler="sync"):
+            return model.fit(*args)
+    with client.as_current():
+        return model.fit(*args)
+
+
+def _problem(k=4, weighted=True, n=1500, d=5, chunks=(500, 13, 0, 600, 387), seed=3):
+    X, y, w = make_classification(n=n, d=d, k=k, seed=seed, weighted=weighted)
+    Xd = da.from_array(X, chunks=(chunks, d))
+    yd = da.from_array(y, chunks=(chunks,))
+    wd = None if w is None else da.from_array(w, chunks=(chunks,))
+    return X, y, w, Xd, yd, wd
+
+
+@pytest.mark.parametrize("k, penalty", [(4, "l2"), (4, None), (2, "l2"), (2, None)])
+def test_dask_fit_equals_in_memory_fit_on_both_schedulers(k, penalty, client):
+    X, y, w, Xd, yd, wd = _problem(k=k)
+    make = lambda: logreg.LogisticRegression(penalty=penalty, tol=TOL)  # noqa: E731
+    ref = make().fit(X, y, sample_weight=w)
+    fits = {s: _fit_on(s, client, make, Xd, yd, wd) for s in ("sync", "cluster")}
+    for name, m in fits.items():
+        assert_allclose_scaled(m.coef_, ref.coef_, RTOL, err_msg=name)
+        assert_allclose_scaled(m.intercept_, ref.intercept_, RTOL, err_msg=name)
+        assert m.n_iter_ == ref.n_iter_
+        np.testing.assert_array_equal(m.classes_, ref.classes_)
+    # bit for bit across schedulers
+    assert fits["sync"].coef_.tobytes() == fits["cluster"].coef_.tobytes()
+    assert fits["sync"].intercept_.tobytes() == fits["cluster"].intercept_.tobytes()
+    if penalty is None:   # the Hessian at the final coefficients, for inference
+        H_ref = ref._inference_state_["hessian"]
+        assert_allclose_scaled(fits["cluster"]._inference_state_["hessian"], H_ref, RTOL)
+
+
+def test_deterministic_across_repeated_runs(client):
+    *_, Xd, yd, wd = _problem(k=5, n=2000, chunks=(700, 700, 600))
+    make = lambda: logreg.LogisticRegression(C=0.5, tol=TOL)  # noqa: E731
+    runs = [_fit_on("cluster", client, make, Xd, yd, wd) for _ in range(2)]
+    runs.append(_fit_on("sync", client, make, Xd, yd, wd))
+    assert len({r.coef_.tobytes() + r.intercept_.tobytes() for r in runs}) == 1
+
+
+def test_passes_per_iteration(client):
+    *_, Xd, yd, wd = _problem(k=3, n=3000, chunks=(1000, 1000, 1000), seed=5)
+    m = _fit_on("cluster", client, lambda: logreg.LogisticRegression(tol=TOL), Xd, yd, wd)
+    passes = [h["passes"] for h in m.history_]
+    assert sum(passes) == m.n_passes_
+    # one statistics pass per Newton iteration (the full step held every time here);
+    # a backtracking step costs 3 (trial, ladder, statistics), so <= 2 on average
+    assert m.n_passes_ <= 2 * m.n_iter_ + 1, passes
+    assert passes.count(1) >= len(passes) - 1, passes
+
+
+def test_backtracking_costs_one_ladder_pass():
+    # heavy-tailed features: one full Newton step overshoots (found by search)
+    rng = np.random.default_rng(8)
+    X = rng.standard_cauchy((400, 3))
+    y = (rng.logistic(size=400) < 2 * np.tanh(X[:, 0])).astype(int) + (X[:, 2] > 1)
+    Xd, yd = da.from_array(X, chunks=150), da.from_array(y, chunks=150)
+    with dask.config.set(scheduler="sync"):
+        m = logreg.LogisticRegression(C=1e3, tol=TOL).fit(Xd, yd)
+    ref = logreg.LogisticRegression(C=1e3, tol=TOL).fit(X, y)
+    # Cauchy features make the problem ill-conditioned (|x| up to ~1e4): rounding
+    # differences in the block sums move the optimum by ~1e-9 relative
+    assert_allclose_scaled(m.coef_, ref.coef_, 1e-8)
+    passes = [h["passes"] for h in m.history_]
+    assert 3 in passes and max(passes) == 3, passes   # trial, ladder, statistics
+    assert [h["step_size"] for h in m.history_][passes.index(3) - 1] < 1.0
+    assert m.n_passes_ == ref.n_passes_
+
+
+def test_dataframe_inputs_and_feature_names(client):
+    X, y, w, *_ = _problem(k=3, chunks=(750, 750))
+    cols = [f"f{i}" for i in range(X.shape[1])]
+    pdf = pd.DataFrame(X, columns=cols)
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    ys = dd.from_pandas(pd.Series(np.array(["a", "b", "c"])[y]), npartitions=3)
+    m = _fit_on("cluster", client, lambda: logreg.LogisticRegression(tol=TOL), ddf, ys)
+    ref = logreg.LogisticRegression(tol=TOL).fit(pdf, np.array(["a", "b", "c"])[y])
+    assert_allclose_scaled(m.coef_, ref.coef_, RTOL)
+    np.testing.assert_array_equal(m.classes_, ref.classes_)
+    np.testing.assert_array_equal(m.feature_names_in_, cols)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_predict_on_dask_arrays_is_lazy_and_equal(k, client):
+    X, y, w, Xd, yd, wd = _problem(k=k)
+    m = logreg.LogisticRegression(tol=TOL).fit(X, y, sample_weight=w)
+    with client.as_current():
+        for method in ("predict", "predict_proba", "predict_log_proba", "decision_function"):
+            lazy = getattr(m, method)(Xd)
+            assert isinstance(lazy, da.Array), method
+            got = lazy.compute()
+            want = getattr(m, method)(X)
+            if method == "predict":
+                np.testing.assert_array_equal(got, want)
+            else:
+                np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=method)
+
+
+def test_hessian_over_budget_is_a_clear_error(monkeypatch):
+    from logreg import _dask
+
+    *_, Xd, yd, _w = _problem(k=3)
+    monkeypatch.setattr(_dask, "HESSIAN_BUDGET_BYTES", 100)
+    with dask.config.set(scheduler="sync"):
+        with pytest.raises(ValueError, match="HESSIAN_BUDGET_BYTES"):
+            logreg.LogisticRegression().fit(Xd, yd)
+
+
+def test_dask_is_not_imported_by_in_memory_fits():
+    import subprocess
+    import sys
+
+    code = ("import sys, numpy as np, logreg; X = np.random.default_rng(0).normal(size=(50, 3));"
+            "m = logreg.LogisticRegression().fit(X, (X[:, 0] > 0).astype(int)); m.predict(X);"
+            "print('dask' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**__import__("os").environ,
+                                          "PYTHONPATH": __import__("os").pathsep.join(
+                                              p for p in sys.path if p)})
+    assert out.stdout.strip() == "False"
+
+
+def test_gd_solver_rejects_dask_input():
+    *_, Xd, yd, _w = _problem(k=3)
+    with pytest.raises(ValueError, match="solver='gd' does not support dask"):
+        logreg.LogisticRegression(solver="gd").fit(Xd, yd)

@@ -60,6 +60,17 @@ LOSS_NOISE = 16 * EPS
 # coefficients) at the end means the optimum lies at infinity (separation).
 SEPARATION_STEP_RTOL = 1e-4
 
+# Hessian-free Newton (oracles with ``prefers_hessian_free``): conjugate
+# gradients on exact Hessian-vector products, preconditioned by the Cholesky
+# factor of a cheap Hessian approximation (the exact Kronecker-structured
+# Hessian at the start, later a row-subsampled Hessian), refreshed when CG
+# needed more than CG_REFRESH iterations.  CG stops at relative residual
+# min(CG_RTOL_MAX, sqrt(max|g|)) (superlinear Newton) and after CG_MAX_ITER.
+CG_REFRESH = 6
+CG_RTOL_MAX = 0.1
+CG_RTOL_MIN = 1e-12
+CG_MAX_ITER = 50
+
 HISTORY_FIELDS = ("iteration", "objective", "grad_max", "decrement", "step_size",
                   "damping", "seconds", "passes")
 
@@ -114,7 +125,10 @@ class NewtonSolver:
         self.line_search_failed = False
         self.t_start = time.perf_counter()
         self.passes_seen = self.oracle.n_passes
-        self.stats = self.oracle.stats(self.coef)
+        self.hessian_free = bool(getattr(self.oracle, "prefers_hessian_free", False))
+        self.preconditioner = None
+        self.cg_iters = 0
+        self.stats = self.oracle.stats(self.coef, hessian=not self.hessian_free)
         S = float(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
@@ -131,6 +145,9 @@ class NewtonSolver:
         self.data_loss_value = L
         self.objective = self._objective(L, self.coef)
         self.gradient = self.scale * G + self.l2 * self.mask * self.coef
+        if self.pairs is None:          # Hessian-free iteration: see solve_step_cg
+            self.hessian = None
+            return
         if not np.all(np.isfinite(self.pairs)):
             raise ValueError(
                 "The Hessian overflowed: X (or sample_weight) has entries so large that "
@@ -153,15 +170,25 @@ class NewtonSolver:
             return None
         return factor
 
-    def solve_step(self):
-        """Sets ``step`` (layout of coef), ``decrement`` (= -g.step) and ``damping``."""
-        H = self.hessian.copy()
+    def _shift_free(self, H):
+        """``H + N diag(mu) N^T`` over the flat directions (module docstring), in place."""
         for a in self.free:
             # mu_a: the mean curvature of column a over the classes, so the shift
             # is as scale-free as H itself (features of any units).
             idx = a + self.p * np.arange(self.k)
             mu = np.mean(np.diag(H)[idx])
             H[np.ix_(idx, idx)] += mu / self.k
+        return H
+
+    def solve_step(self):
+        """Sets ``step`` (layout of coef), ``decrement`` (= -g.step) and ``damping``."""
+        if self.hessian is None and self.solve_step_cg():
+            return
+        if self.hessian is None:        # CG failed: back to exact Newton for good
+            self.hessian_free = False
+            self.stats = self.oracle.stats(self.coef)
+            self.evaluate()
+        H = self._shift_free(self.hessian.copy())
         factor = self._factor(H)
         self.damping = 0.0
         if factor is None:
@@ -183,6 +210,80 @@ class NewtonSolver:
             step[:, self.free] -= step[:, self.free].mean(axis=0)
         self.step = step
         self.decrement = -float(self.gradient.ravel() @ step.ravel())
+
+    def _approximate_hessian(self):
+        """A cheap SPD approximation of the penalized, shifted Hessian at ``coef``."""
+        d = self.p - self.fit_intercept
+        if self.preconditioner is None and not np.any(self.coef[:, :d]):
+            # zero slopes: all rows share pi, H = (diag(pi) - pi pi^T) (x) X~^T W X~ exactly
+            pi = np.exp(self.coef[:, -1] - self.coef[:, -1].max()) if self.fit_intercept \
+                else np.ones(self.k)
+            pi /= pi.sum()
+            H = np.kron(np.diag(pi) - np.outer(pi, pi), self.oracle.gram())
+        else:
+            H = self.oracle.subsample_hessian(self.coef)
+        H *= self.scale
+        H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
+        return self._shift_free(H)
+
+    def _refresh_preconditioner(self):
+        H = self._approximate_hessian()
+        self.preconditioner = self._factor(H)
+        if self.preconditioner is not None:
+            idx = np.arange(self.k)
+            # the shift the operator uses along the flat directions: the same mu_a
+            self.mu_free = {a: float(np.mean(np.diag(H)[a + self.p * idx]))
+                            for a in self.free}
+        self.cg_iters = 0
+        return self.preconditioner is not None
+
+    def _operator(self, v):
+        """``(scale H_data + l2 mask + N diag(mu) N^T) v`` from one Hessian-vector pass."""
+        V = v.reshape(self.k, self.p)
+        out = self.scale * self.oracle.hessian_vector_product(self.coef, V)
+        out += self.l2 * self.mask * V
+        for a, mu in self.mu_free.items():
+            out[:, a] += mu / self.k * V[:, a].sum()
+        return out.ravel()
+
+    def solve_step_cg(self):
+        """Hessian-free Newton step by preconditioned CG; sets ``step``, ``decrement``,
+        ``damping``; returns False when it cannot (the caller falls back to Cholesky)."""
+        if (self.preconditioner is None or self.cg_iters > CG_REFRESH) and \
+                not self._refresh_preconditioner():
+            return False
+        b = -self.gradient.ravel()
+        solve = lambda r: scipy.linalg.cho_solve(self.preconditioner, r,  # noqa: E731
+                                                 check_finite=False)
+        rtol = min(CG_RTOL_MAX, max(CG_RTOL_MIN, np.sqrt(self.grad_max)))
+        b_norm = np.linalg.norm(b)
+        x = np.zeros_like(b)
+        r = b.copy()
+        z = solve(r)
+        direction = z.copy()
+        rz = r @ z
+        for it in range(1, CG_MAX_ITER + 1):
+            Ad = self._operator(direction)
+            curvature = direction @ Ad
+            if not curvature > 0:
+                return False
+            alpha = rz / curvature
+            x += alpha * direction
+            r -= alpha * Ad
+            if np.linalg.norm(r) <= rtol * b_norm:
+                break
+            z = solve(r)
+            rz, rz_old = r @ z, rz
+            direction = z + (rz / rz_old) * direction
+        self.cg_iters = it
+        step = x.reshape(self.k, self.p)
+        if self.free:
+            step[:, self.free] -= step[:, self.free].mean(axis=0)
+        decrement = -float(b @ -step.ravel())
+        if not decrement > 0 and self.grad_max > 0:
+            return False
+        self.step, self.decrement, self.damping = step, decrement, 0.0
+        return True
 
     # -- 3. convergence --------------------------------------------------------
     def converged(self):
@@ -209,7 +310,8 @@ class NewtonSolver:
             return False
         self.step_size = t
         self.coef = coef_t
-        self.stats = stats if stats is not None else self.oracle.stats(coef_t)
+        self.stats = (stats if stats is not None
+                      else self.oracle.stats(coef_t, hessian=not self.hessian_free))
         return True
 
     def line_search(self):
@@ -227,7 +329,7 @@ class NewtonSolver:
         the decrement is already tiny, the solve is finished.
         """
         trial = self.coef + self.step
-        stats = self.oracle.stats(trial)
+        stats = self.oracle.stats(trial, hessian=not self.hessian_free)
         f_1 = self._objective(stats[0], trial)
         if self._acceptable(f_1, 1.0):
             return self._move(1.0, trial, f_1, stats)
@@ -257,10 +359,10 @@ class NewtonSolver:
         is_converged = False
         for iteration in range(self.max_iter + 1):
             self.evaluate()
+            self.grad_max = float(np.max(np.abs(self.gradient)))
             # passes spent reaching this iterate's statistics (1 when the full step held)
             self.iter_passes = self.oracle.n_passes - self.passes_seen
             self.passes_seen = self.oracle.n_passes
-            self.grad_max = float(np.max(np.abs(self.gradient)))
             self.solve_step()
             is_converged = self.converged()
             stop = is_converged or iteration == self.max_iter
@@ -335,7 +437,10 @@ class NewtonSolver:
             separation=bool(separation), damped=list(self.damped))
 
     def hessian_data(self):
-        """Unscaled, unpenalized data-term Hessian at the final coefficients."""
+        """Unscaled, unpenalized data-term Hessian at the final coefficients (one
+        more statistics pass after a Hessian-free solve)."""
+        if self.pairs is None:
+            self.pairs = self.oracle.stats(self.coef)[2]
         return self.oracle.hessian(self.pairs)
 
 

@@ -29,9 +29,22 @@ from . import _loss
 # data term makes about six of those at its peak (logits, exp, P, residuals,
 # the kernel's copy), so a pass needs roughly 6 * SEGMENT_BYTES beyond X.
 SEGMENT_BYTES = 8 << 20
-# Elements of a sub-block temporary in the ladder / Hessian-vector passes
-# (rows x max(k, d)): 512 KiB, stays in L2.
-_SUB_ELEMS = 65536
+# Elements of a sub-block temporary in the ladder / gradient / Hessian-vector
+# passes (rows x max(k, d)): 2 MiB.  Measured at (1e5, 20, 5): blocks of 64K
+# elements spend a third of a Hessian-vector pass in Python overhead.
+_SUB_ELEMS = 1 << 18
+
+# Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
+# n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
+# each) and is large in absolute terms.  Measured on 2 cores (main's kernel):
+# (1e5, 20, 5) full statistics 93 ms vs 5 ms per product, (5e4, 100, 10)
+# 394 ms vs 12 ms.
+HESSIAN_FREE_MIN_RATIO = 4.0        # p (k - 1) / 8: full Hessian / one product
+HESSIAN_FREE_MIN_FLOPS = 1e8
+# Rows of the subsampled Hessian that preconditions conjugate gradients:
+# a 1/SUBSAMPLE share of the rows, but at least SUBSAMPLE_MIN_PER_COORD * k p.
+SUBSAMPLE = 8
+SUBSAMPLE_MIN_PER_COORD = 8
 
 
 def _segments(n, width, nbytes):
@@ -87,6 +100,11 @@ class InMemoryOracle:
         self.pass_log = []
         self.sum_weights = float(X.shape[0] if w is None else w.sum())
         self.hessian_fits = True
+        n, p, k = X.shape[0], self.p, self.n_classes
+        full_flops = n * p * p * k * (k - 1) / 2
+        self.prefers_hessian_free = (not self.binary
+                                     and p * (k - 1) / 8 >= HESSIAN_FREE_MIN_RATIO
+                                     and full_flops >= HESSIAN_FREE_MIN_FLOPS)
 
     def _count(self, kind):
         self.n_passes += 1
@@ -122,10 +140,70 @@ class InMemoryOracle:
                 L, G, Pp = term(Xs, ys, ws, coef, self.fit_intercept, self.n_threads)
                 pairs = Pp if pairs is None else pairs + Pp
             else:
-                L, G = term(Xs, ys, ws, coef, self.fit_intercept)
+                L, G = self._loss_gradient(Xs, ys, ws, coef)
             loss += L
             grad = grad + G
         return float(loss), grad, pairs
+
+    def _loss_gradient(self, X, y, w, coef):
+        """``(loss, grad)`` of a segment on class-major sub-blocks (no Hessian)."""
+        k = self.n_classes
+        coef = self._softmax_coef(coef)
+        n, d = X.shape
+        loss = 0.0
+        grad = np.zeros((k, self.p))
+        for rows in _sub_blocks(n, k, d):
+            Xs = X[rows].astype(np.float64, copy=False)
+            Z = _logits_t(Xs, coef, self.fit_intercept)
+            pick = y[rows], np.arange(Z.shape[1])
+            z_y = Z[pick]
+            lse, s = _softmax_t(Z)
+            ws = None if w is None else w[rows]
+            loss += (lse - z_y).sum() if ws is None else ws @ (lse - z_y)
+            Z /= s                                   # probabilities
+            Z[pick] -= 1.0                           # residuals P - Y
+            if ws is not None:
+                Z *= ws
+            grad[:, :d] += Z @ Xs
+            if self.fit_intercept:
+                grad[:, d] += Z.sum(axis=1)
+        return float(loss), (grad[1:] if self.binary else grad)
+
+    def gram(self):
+        """``X~^T W X~`` ``(p, p)``, ``X~ = [X, 1]``: the Hessian's Kronecker factor at
+        coefficients with zero slopes (every row has the same probabilities)."""
+        X, w = self.X, self.w
+        n, d = X.shape
+        B = np.zeros((self.p, self.p))
+        for rows in _segments(n, d, SEGMENT_BYTES):
+            Xs = X[rows].astype(np.float64, copy=False)
+            Xw = Xs if w is None else Xs * w[rows, None]
+            B[:d, :d] += Xs.T @ Xw
+            if self.fit_intercept:
+                B[d, :d] += Xw.sum(axis=0)
+        if self.fit_intercept:
+            B[:d, d] = B[d, :d]
+            B[d, d] = self.sum_weights
+        return B
+
+    def subsample_hessian(self, coef):
+        """Data Hessian from every m-th row, scaled to the whole sum of weights:
+        a cheap approximation for preconditioning (no pass over all of X)."""
+        from . import _kernel
+
+        n = self.X.shape[0]
+        m = max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))
+        # a copy of 1/m of the rows (the kernel wants a C-contiguous weight
+        # vector and reads strided row views slowly)
+        Xs = np.ascontiguousarray(self.X[::m])
+        w = None if self.w is None else np.ascontiguousarray(self.w[::m])
+        eta = _loss.linear_predictor(Xs, self._softmax_coef(coef), self.fit_intercept)
+        P = _loss.softmax(eta)
+        pairs = _kernel.pair_products(Xs, P, w, self.fit_intercept, self.n_threads)
+        S_sub = float(Xs.shape[0] if w is None else w.sum())
+        if S_sub > 0:
+            pairs *= self.sum_weights / S_sub
+        return self.hessian(pairs)
 
     def losses_along(self, coef, direction, steps):
         """One pass: ``sum_n w_n CE_n`` at ``coef + t * direction`` for each ``t`` in ``steps``.

@@ -1,0 +1,31 @@
+"""The Hessian-free Newton path (preconditioned CG on exact Hessian-vector
+products) reaches the optimum of the exact-Hessian path."""
+import numpy as np
+import pytest
+
+import logreg
+from logreg import _oracle
+
+from ._fits import make_classification
+from .tolerances import assert_allclose_scaled
+
+
+def _fit(monkeypatch, hessian_free, **params):
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0 if hessian_free else np.inf)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
+    return logreg.LogisticRegression(tol=1e-10, **params).fit(X, y, sample_weight=w)
+
+
+@pytest.mark.parametrize("penalty", ["l2", None])
+def test_hessian_free_reaches_the_exact_newton_optimum(monkeypatch, penalty):
+    exact = _fit(monkeypatch, False, penalty=penalty)
+    free = _fit(monkeypatch, True, penalty=penalty)
+    assert free.n_passes_ > exact.n_passes_     # Hessian-vector passes were made
+    assert_allclose_scaled(free.coef_, exact.coef_, 1e-8)
+    assert_allclose_scaled(free.intercept_, exact.intercept_, 1e-8)
+    assert free.history_[-1]["grad_max"] <= 1e-10
+    if penalty is None:    # the exact Hessian at the final coefficients, for inference
+        assert_allclose_scaled(free._inference_state_["hessian"],
+                               exact._inference_state_["hessian"], 1e-7)
+        assert free._inference_state_["hessian"] is not None

@@ -53,7 +53,8 @@ extensions = [
     Extension(
         "logreg._hessian",
         ["src/logreg/_hessian.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src/logreg"],
+        depends=["src/logreg/_simd.h", "src/logreg/_simd_body.h"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -52,3 +52,12 @@ GD_REFERENCE_RTOL = 1e-9
 
 # Predictions with collinear columns (coefficients are not identifiable).
 COLLINEAR_PROBA_ATOL = 1e-6
+
+# ---- kernel routes and the fused kernel (issue 4, branch `kernel`) ----
+# Every route (simd / gemm / syrk, every instruction set) against the seed's
+# NumPy Hessian.  float32 X is widened exactly and accumulated in float64, so
+# against the float32 values themselves the float64 tolerance applies; the
+# float32 entry is against the float64 data the float32 copy was rounded from.
+KERNEL_PATH_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+# loss_gradient_pairs (loss, gradient, pair products) against logreg.reference
+FUSED_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}

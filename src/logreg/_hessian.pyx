@@ -12,22 +12,37 @@ symmetric products
 are needed: block ``(i, j)`` is ``-M_ij`` and block ``(i, i)`` is
 ``sum_{j != i} M_ij``.  No ``p_i - p_i^2`` cancellation, PSD by construction.
 
-All ``M_ij`` of a row block come from one matrix product: with ``U`` holding
-each row's packed upper-triangular outer product ``x x^T`` (``p(p+1)/2``
-numbers a row) and ``V`` the ``b x K`` weights ``w p_i p_j``, ``U^T V`` holds
-every ``M_ij`` on the minimal flop count.  Small products run in typed loops,
-large ones in ``dgemm`` (``scipy.linalg.cython_blas``, no link-time BLAS).
+Rows are processed in *blocks* of ``b`` rows (a multiple of 8) held
+feature-major in a private scratch buffer (``xT[a * b + r]``; X is never
+copied as a whole, float32/float64 in any order are read directly).  Three
+ways to accumulate the packed upper triangles of all ``M_ij`` (one is picked by
+shape in ``_plan``, where the measurements are):
+
+* ``simd``: register-tiled SIMD loops (``_simd_body.h``): each tile holds a
+  few pairs x a few packed entries, LR_L rows at a time, the outer products
+  ``x_a x_c`` formed on the fly.  No BLAS call, nothing materialised.
+* ``gemm``: packed outer products ``U`` (b x P2) of a panel, then one
+  ``dgemm`` ``U^T V`` with ``V`` the ``b x K`` pair weights.
+* ``syrk``: per pair, the block scaled by ``sqrt(w p_i p_j)`` and one
+  ``dsyrk`` (large p, few pairs).
+
+BLAS comes from ``scipy.linalg.cython_blas`` (no link-time dependency) and
+must run single-threaded inside our threads (``_kernel.single_threaded_blas``).
 
 Parallelism and determinism: rows are cut into *segments* whose boundaries
-depend on ``n`` only.  Threads compute whole segments into private buffers;
-segments are added to the total in segment order.  The result is therefore
+depend on the problem's shape only.  Threads compute whole segments into
+private buffers; the segment results are added to the total in segment order
+(``((0 + s0) + s1) + ...`` for every entry).  The result is therefore
 bit-for-bit the same for any thread count.
 
-The kernel trusts its inputs: validation lives in ``logreg._kernel``.
+The kernel trusts its inputs: validation lives in ``logreg._kernel`` and
+``logreg._validation``.
 """
-from cython.parallel cimport prange
-from libc.string cimport memset
-from scipy.linalg.cython_blas cimport dgemm
+from cython.parallel cimport parallel, prange, threadid
+from libc.math cimport fabs, isfinite
+from libc.stdint cimport int64_t, uintptr_t
+from libc.string cimport memcpy, memset
+from scipy.linalg.cython_blas cimport dgemm, dsyrk
 
 cimport cython
 import numpy as np
@@ -42,19 +57,56 @@ cdef extern from *:
     """
     int LOGREG_HAVE_OPENMP
 
+cdef extern from "_simd.h" nogil:
+    ctypedef struct lr_x:
+        const char* data
+        Py_ssize_t s0
+        Py_ssize_t s1
+        Py_ssize_t d
+        int f32
+        int fit_intercept
+    ctypedef struct lr_kernels:
+        int lanes
+        void (*load_x)(const lr_x*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       double*) noexcept nogil
+        void (*load_w)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+        void (*pair_weights)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                             Py_ssize_t, const double*, double*, double*) noexcept nogil
+        void (*forward)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                        const double*, const int64_t*, const double*, double*, double*,
+                        double*, double*, double*) noexcept nogil
+        void (*accumulate)(int, const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
+                           const Py_ssize_t*, Py_ssize_t, const double*, Py_ssize_t,
+                           double*) noexcept nogil
+        void (*outer_products)(const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
+                               const Py_ssize_t*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+        void (*scale_rows)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*,
+                           double*) noexcept nogil
+        void (*sqrt_row)(const double*, Py_ssize_t, double*) noexcept nogil
+        void (*lane_sum)(const double*, Py_ssize_t, double*) noexcept nogil
+        int (*all_finite)(const char*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                          int) noexcept nogil
+    int lr_best_level()
+    int lr_clamp_level(int level)
+    const char* lr_level_name(int level)
+    const lr_kernels* lr_select(int level)
+
 ctypedef fused floating:
     float
     double
 
 cdef enum:
-    # Rows per block: the inner dimension of the product U^T V.
-    BLOCK_ROWS = 64
-    # Packed outer-product entries per panel: a panel of U (PANEL x BLOCK_ROWS
-    # doubles, 1 MiB) stays in a core's L2 while dgemm reads it.
-    PANEL = 2048
-    # Below this many multiply-adds per row (P2 * K), typed loops beat
-    # dgemm's call and packing overhead.
-    GEMM_MIN_WORK = 4096
+    PATH_SIMD = 0
+    PATH_GEMM = 1
+    PATH_SYRK = 2
+    # Segment buffers of one round are kept within this many doubles (64 MiB);
+    # more segments than fit are done in further rounds.
+    BUFFER_BUDGET = 8 * 1024 * 1024
+
+PATHS = ("simd", "gemm", "syrk")
+
+cdef int _level = lr_best_level()
+cdef const lr_kernels* _kern = lr_select(_level)
 
 
 def openmp_enabled():
@@ -62,141 +114,485 @@ def openmp_enabled():
     return bool(LOGREG_HAVE_OPENMP)
 
 
-cdef inline Py_ssize_t _packed_index(Py_ssize_t a, Py_ssize_t c, Py_ssize_t p) noexcept nogil:
-    """Position of (a, c), a <= c, in the row-wise packed upper triangle of a p x p matrix."""
-    return a * p - (a * (a - 1)) // 2 + (c - a)
+def simd_level():
+    """Instruction set the block kernels run with: 'avx512', 'avx2', 'baseline' or 'scalar'."""
+    return lr_level_name(_level).decode()
 
 
-cdef void _load_rows(const floating[:, :] X, Py_ssize_t r0, Py_ssize_t b,
-                     bint fit_intercept, double* xb, Py_ssize_t p) noexcept nogil:
-    """Copy rows r0:r0+b of X into the row-major b x p float64 scratch ``xb``."""
-    cdef Py_ssize_t d = X.shape[1], r, a
-    if X.strides[0] >= X.strides[1]:     # C-like: walk along rows
-        for r in range(b):
-            for a in range(d):
-                xb[r * p + a] = X[r0 + r, a]
-    else:                                # F-like: walk down columns
-        for a in range(d):
-            for r in range(b):
-                xb[r * p + a] = X[r0 + r, a]
-    if fit_intercept:
-        for r in range(b):
-            xb[r * p + d] = 1.0
+def _set_simd_level(level):
+    """Force an instruction set (tests, measurements); returns the one in effect.
 
-
-cdef void _pair_weights(const double[:, :] P, const double* w, Py_ssize_t r0,
-                        Py_ssize_t b, double* v) noexcept nogil:
-    """v[q * b + r] = w_r p_ri p_rj for the pair q = (i, j), i < j (b x K, column-major)."""
-    cdef Py_ssize_t k = P.shape[1], r, i, j, q = 0
-    cdef double wr
-    for i in range(k):
-        for j in range(i + 1, k):
-            for r in range(b):
-                wr = 1.0 if w == NULL else w[r0 + r]
-                v[q * b + r] = wr * P[r0 + r, i] * P[r0 + r, j]
-            q += 1
-
-
-cdef void _outer_panel(const double* xb, Py_ssize_t b, Py_ssize_t p,
-                       Py_ssize_t a0, Py_ssize_t a1, Py_ssize_t width,
-                       double* ut) noexcept nogil:
-    """Packed outer products of rows a0:a1 of x x^T for each of b rows.
-
-    ``ut`` is ``width x b`` column-major: column r holds row r's entries
-    x_a x_c, a0 <= a < a1, a <= c < p, in packed order.
+    ``level`` is a name from ``simd_level()`` or None for the best available.
+    A level the CPU lacks falls back to the best one it has.
     """
-    cdef Py_ssize_t r, a, c, e
-    cdef double xa
-    cdef const double* x
-    for r in range(b):
-        x = xb + r * p
-        e = r * width
-        for a in range(a0, a1):
-            xa = x[a]
-            for c in range(a, p):
-                ut[e] = xa * x[c]
-                e += 1
+    global _level, _kern
+    names = {"scalar": 0, "baseline": 0, "avx2": 1, "avx512": 2}
+    want = lr_best_level() if level is None else names[level]
+    _level = lr_clamp_level(want)
+    _kern = lr_select(_level)
+    return simd_level()
 
 
-cdef void _accumulate_loops(const double* ut, const double* v, Py_ssize_t b,
-                            Py_ssize_t width, Py_ssize_t n_pairs,
-                            double* acc, Py_ssize_t ld_acc) noexcept nogil:
-    """acc[q * ld_acc + e] += sum_r v[q * b + r] * ut[r * width + e]; four rows a pass."""
-    cdef Py_ssize_t q, r, e
-    cdef double v0, v1, v2, v3
-    cdef double* out
-    cdef const double* u0
-    cdef const double* u1
-    cdef const double* u2
-    cdef const double* u3
-    for q in range(n_pairs):
-        out = acc + q * ld_acc
-        r = 0
-        while r + 4 <= b:
-            v0 = v[q * b + r]
-            v1 = v[q * b + r + 1]
-            v2 = v[q * b + r + 2]
-            v3 = v[q * b + r + 3]
-            u0 = ut + r * width
-            u1 = u0 + width
-            u2 = u1 + width
-            u3 = u2 + width
-            for e in range(width):
-                out[e] += v0 * u0[e] + v1 * u1[e] + v2 * u2[e] + v3 * u3[e]
-            r += 4
-        while r < b:
-            v0 = v[q * b + r]
-            u0 = ut + r * width
-            for e in range(width):
-                out[e] += v0 * u0[e]
-            r += 1
+# ------------------------------------------------------------------ planning
+
+cdef inline Py_ssize_t _rup(Py_ssize_t x, Py_ssize_t m) noexcept nogil:
+    return (x + m - 1) // m * m
 
 
-cdef void _accumulate_segment(const floating[:, :] X, const double[:, :] P,
-                              const double* w, Py_ssize_t start, Py_ssize_t stop,
-                              bint fit_intercept, Py_ssize_t block, bint use_gemm,
-                              double* acc, double* xb, double* v,
-                              double* ut) noexcept nogil:
-    """acc (K x P2, row-major) = sum over rows start:stop of the pair products."""
-    cdef Py_ssize_t p = X.shape[1] + fit_intercept
-    cdef Py_ssize_t k = P.shape[1]
-    cdef Py_ssize_t n_pairs = k * (k - 1) // 2
+# (rows per block, gemm panel width) per route; see _plan for the measurements.
+_TUNING = {"simd": (256, 0), "gemm": (64, 2048), "syrk": (512, 0)}
+
+
+def _set_tuning(route, block, panel=0):
+    """Override a route's block size (measurements only; shapes still decide segments)."""
+    if block % 8 or block <= 0 or (route == "gemm" and panel <= 0):
+        raise ValueError("block must be a positive multiple of 8 (and gemm needs a panel)")
+    _TUNING[route] = (int(block), int(panel))
+
+
+def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
+    """Choose (path, rows per block, gemm panel width, segment bounds) for a shape.
+
+    Everything here depends on the shape (and instruction set) only, never on
+    the thread count: that is what keeps results bit-identical across threads.
+
+    The rule and the measurements behind it (AMD EPYC Zen 4, 2 cores,
+    scipy's OpenBLAS; useful GF/s = n p^2 K / t, 2 threads; see
+    bench/bench_kernel.py and the report of issue 4):
+
+    * TODO
+    """
+    cdef Py_ssize_t K = k * (k - 1) // 2
     cdef Py_ssize_t P2 = p * (p + 1) // 2
-    cdef Py_ssize_t r0, b, a0, a1, e0, width
+    cdef Py_ssize_t work = K * P2
+    if path is None:
+        if not pairs or K == 0:
+            path = PATH_SIMD
+        elif p >= 256 and K <= 8:
+            path = PATH_SYRK
+        elif _level == 2 and work <= 65536:
+            path = PATH_SIMD
+        elif _level < 2 and work <= 8192:
+            path = PATH_SIMD
+        else:
+            path = PATH_GEMM
+    elif isinstance(path, str):
+        path = PATHS.index(path)
+    block, panel = _TUNING[PATHS[path]]
+    seg = max(4 * block, -(-n // 32))
+    seg = _rup(seg, block)
+    bounds = list(range(0, n, seg)) + [n]
+    return int(path), int(block), int(panel), bounds
+
+
+def segment_bounds(Py_ssize_t n, Py_ssize_t p=1, Py_ssize_t k=2):
+    """Row boundaries of the segments for an (n, p, k) problem (never depend on threads)."""
+    return _plan(n, p, k)[3]
+
+
+# ------------------------------------------------------------ the segments
+
+cdef struct Work:
+    lr_x X
+    const double* P            # n x k probabilities (pairs mode), else NULL
+    const double* coef         # k x p (fused), else NULL
+    const int64_t* y           # n labels (fused), else NULL
+    const double* w            # n weights or NULL
+    Py_ssize_t p, k, K, P2
+    Py_ssize_t block, panel
+    int path
+    bint fused, want_pairs
+    Py_ssize_t off_grad        # where grad (then loss) start in a segment's output
+    const Py_ssize_t* ia       # packed entry e -> (ia[e], ic[e]), ia <= ic
+    const Py_ssize_t* ic
+    const lr_kernels* kern
+    # scratch layout (offsets in doubles from a thread's base)
+    Py_ssize_t o_w, o_y, o_PT, o_eta, o_R, o_V, o_acc, o_G, o_loss, o_s, o_Y
+
+
+cdef Py_ssize_t _layout(Work* W) noexcept nogil:
+    """Fill the scratch offsets; returns doubles per thread (a multiple of 8)."""
+    cdef Py_ssize_t b = W.block, p = W.p, k = W.k, K = W.K, P2 = W.P2, o = 0
+    cdef Py_ssize_t acc
+    o += _rup(p * b, 8)
+    W.o_w = o; o += b
+    W.o_y = o; o += b
+    W.o_PT = o; o += k * b
+    W.o_eta = o; o += (k * b if W.fused else 0)
+    W.o_R = o; o += (k * b if W.fused else 0)
+    W.o_V = o; o += K * b
+    W.o_acc = o
+    if not W.want_pairs:
+        acc = 0
+    elif W.path == PATH_SIMD:
+        acc = K * P2 * 8
+    elif W.path == PATH_GEMM:
+        acc = b * W.panel
+    else:
+        acc = K * p * p
+    o += _rup(acc, 8)
+    W.o_G = o; o += (_rup(k * p * 8, 8) if W.fused else 0)
+    W.o_loss = o; o += 8
+    W.o_s = o; o += (b if W.path == PATH_SYRK else 0)
+    W.o_Y = o; o += (b * p if W.path == PATH_SYRK else 0)
+    return _rup(o + 8, 8)       # + 8: keep threads' buffers a cache line apart
+
+
+cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                   double* out) noexcept nogil:
+    """out = [pairs (K x P2) | grad (k x p) | loss] of rows start:stop (fused: all three)."""
+    cdef const lr_kernels* kern = W.kern
+    cdef Py_ssize_t b = W.block, p = W.p, k = W.k, K = W.K, P2 = W.P2
+    cdef Py_ssize_t L = kern.lanes
+    cdef double* xT = scratch
+    cdef double* wv = scratch + W.o_w
+    cdef int64_t* yv = <int64_t*>(scratch + W.o_y)
+    cdef double* PT = scratch + W.o_PT
+    cdef double* eta = scratch + W.o_eta
+    cdef double* R = scratch + W.o_R
+    cdef double* V = scratch + W.o_V
+    cdef double* acc = scratch + W.o_acc
+    cdef double* G = scratch + W.o_G
+    cdef double* loss = scratch + W.o_loss
+    cdef double* s = scratch + W.o_s
+    cdef double* Y = scratch + W.o_Y
+    cdef Py_ssize_t r0, bn, nr, r, q, a, c, e0, e1
     cdef int gm, gn, gk, lda, ldb, ldc
     cdef double one = 1.0
-    cdef char* no_trans = b"N"
-    memset(acc, 0, n_pairs * P2 * sizeof(double))
+    cdef char* T_ = b"T"
+    cdef char* N_ = b"N"
+    cdef char* U_ = b"U"
+
+    if W.want_pairs:
+        if W.path == PATH_SIMD:
+            memset(acc, 0, K * P2 * L * sizeof(double))
+        elif W.path == PATH_GEMM:
+            memset(out, 0, K * P2 * sizeof(double))
+        else:
+            memset(acc, 0, K * p * p * sizeof(double))
+    if W.fused:
+        memset(G, 0, k * p * L * sizeof(double))
+        memset(loss, 0, 8 * sizeof(double))
+
     r0 = start
     while r0 < stop:
-        b = min(block, stop - r0)
-        _load_rows(X, r0, b, fit_intercept, xb, p)
-        _pair_weights(P, w, r0, b, v)
-        r0 += b
-        if not use_gemm:
-            _outer_panel(xb, b, p, 0, p, P2, ut)
-            _accumulate_loops(ut, v, b, P2, n_pairs, acc, P2)
-            continue
-        # Panels of whole packed rows a0:a1, each at most PANEL entries
-        # (but at least one row): U stays in cache while dgemm reads it.
-        a0 = 0
-        while a0 < p:
-            e0 = _packed_index(a0, a0, p)
-            a1 = a0 + 1
-            while a1 < p and _packed_index(a1 + 1, a1 + 1, p) - e0 <= PANEL:
-                a1 += 1
-            width = (P2 if a1 == p else _packed_index(a1, a1, p)) - e0
-            _outer_panel(xb, b, p, a0, a1, width, ut)
-            # acc is P2 x K column-major to BLAS; this panel is rows e0:e0+width.
-            gm = <int>width
-            gn = <int>n_pairs
-            gk = <int>b
-            lda = <int>width
-            ldb = <int>b
-            ldc = <int>P2
-            dgemm(no_trans, no_trans, &gm, &gn, &gk, &one, ut, &lda, v, &ldb,
-                  &one, acc + e0, &ldc)
-            a0 = a1
+        bn = min(b, stop - r0)
+        nr = _rup(bn, 8)
+        kern.load_x(&W.X, r0, bn, nr, b, xT)
+        kern.load_w(W.w, r0, bn, nr, wv)
+        if W.fused:
+            memcpy(yv, W.y + r0, bn * sizeof(int64_t))
+            for r in range(bn, nr):
+                yv[r] = -1
+            kern.forward(xT, b, nr, p, k, W.coef, yv, wv, eta, PT, R,
+                         V if W.want_pairs else NULL, loss)
+            kern.accumulate(0, xT, b, nr, NULL, NULL, p, R, k, G)
+        else:
+            kern.pair_weights(W.P, k, r0, bn, b, nr, wv, PT, V)
+        if W.want_pairs:
+            if W.path == PATH_SIMD:
+                kern.accumulate(1, xT, b, nr, W.ia, W.ic, P2, V, K, acc)
+            elif W.path == PATH_GEMM:
+                e0 = 0
+                while e0 < P2:
+                    e1 = min(P2, e0 + W.panel)
+                    kern.outer_products(xT, b, nr, W.ia, W.ic, e0, e1, acc)
+                    gm = <int>(e1 - e0)
+                    gn = <int>K
+                    gk = <int>nr
+                    lda = <int>b
+                    ldb = <int>b
+                    ldc = <int>P2
+                    # out (P2 x K column-major) rows e0:e1 += U^T V
+                    dgemm(T_, N_, &gm, &gn, &gk, &one, acc, &lda, V, &ldb, &one,
+                          out + e0, &ldc)
+                    e0 = e1
+            else:
+                gm = <int>p
+                gk = <int>nr
+                lda = <int>b
+                ldc = <int>p
+                for q in range(K):
+                    kern.sqrt_row(V + q * b, nr, s)
+                    kern.scale_rows(xT, b, nr, p, s, Y)
+                    # upper triangle of acc_q (column-major) += Y^T Y
+                    dsyrk(U_, T_, &gm, &gk, &one, Y, &lda, &one, acc + q * p * p, &ldc)
+        r0 += bn
+
+    if W.want_pairs:
+        if W.path == PATH_SIMD:
+            kern.lane_sum(acc, K * P2, out)
+        elif W.path == PATH_SYRK:
+            for q in range(K):
+                e0 = q * P2
+                for a in range(p):
+                    for c in range(a, p):
+                        out[e0] = acc[q * p * p + a + c * p]
+                        e0 += 1
+    if W.fused:
+        kern.lane_sum(G, k * p, out + W.off_grad)
+        kern.lane_sum(loss, 1, out + W.off_grad + k * p)
+
+
+cdef object _aligned_empty(Py_ssize_t n_doubles):
+    """A float64 array of n_doubles whose data starts on a 64-byte boundary."""
+    raw = np.empty(n_doubles + 8)
+    cdef uintptr_t addr = raw.ctypes.data
+    cdef Py_ssize_t off = ((64 - addr % 64) % 64) // 8
+    return raw[off:off + n_doubles]
+
+
+cdef object _run(Work* W, bounds, int n_threads, Py_ssize_t n_out):
+    """Segments in parallel, then the fixed-order reduction; returns the n_out totals."""
+    cdef Py_ssize_t n_seg = len(bounds) - 1
+    cdef int T = max(1, min(n_threads, n_seg))
+    cdef Py_ssize_t ld_out = _rup(n_out, 8)
+    cdef Py_ssize_t n_buf = min(n_seg, max(T, BUFFER_BUDGET // ld_out))
+    cdef Py_ssize_t ss = _layout(W)
+    cdef Py_ssize_t[::1] seg = np.asarray(bounds, dtype=np.intp)
+    cdef double[::1] scratch = _aligned_empty(T * ss)
+    cdef double[::1] buf = _aligned_empty(n_buf * ld_out)
+    total_arr = np.zeros(n_out)
+    cdef double[::1] total = total_arr
+    cdef double* sp = &scratch[0]
+    cdef double* bp = &buf[0]
+    cdef double* tp = &total[0]
+    cdef Py_ssize_t first, cnt, i, e, j
+    cdef int tid
+    cdef double t
+    with nogil:
+        first = 0
+        while first < n_seg:
+            cnt = min(n_buf, n_seg - first)
+            with parallel(num_threads=T):
+                tid = threadid()
+                for i in prange(cnt, schedule="dynamic", chunksize=1):
+                    _segment(W, seg[first + i], seg[first + i + 1], sp + tid * ss,
+                             bp + i * ld_out)
+            # ((total + s_first) + s_first+1) + ...: the same sum for any T
+            for e in prange(n_out, num_threads=T, schedule="static"):
+                t = tp[e]
+                for j in range(cnt):
+                    t = t + bp[j * ld_out + e]
+                tp[e] = t
+            first = first + cnt
+    return total_arr
+
+
+cdef object _packed_indices(Py_ssize_t p):
+    """ia, ic: packed entry e -> (a, c), a <= c, row-wise upper triangle."""
+    a, c = np.triu_indices(p)
+    return np.ascontiguousarray(a, dtype=np.intp), np.ascontiguousarray(c, dtype=np.intp)
+
+
+cdef void _init_x(lr_x* x, const floating[:, :] X, bint fit_intercept):
+    x.data = <const char*>&X[0, 0]
+    x.s0 = X.strides[0]
+    x.s1 = X.strides[1]
+    x.d = X.shape[1]
+    x.f32 = floating is float
+    x.fit_intercept = fit_intercept
+
+
+# ------------------------------------------------------------------- public
+
+def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
+                  bint fit_intercept, int n_threads, path=None):
+    """Packed pair products ``M_ij`` (i < j), shape ``(K, p(p+1)/2)``.
+
+    Row ``q`` enumerates pairs (0,1), (0,2), ..., (k-2,k-1); column ``e`` the
+    row-wise packed upper triangle of a ``p x p`` matrix.  ``P`` is C-ordered
+    float64, ``sample_weight`` None or a C-ordered float64 vector.  ``path``
+    forces 'simd', 'gemm' or 'syrk' (tests); None picks by shape.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t p = X.shape[1] + fit_intercept
+    cdef Py_ssize_t k = P.shape[1]
+    cdef Work W
+    cdef const double[::1] w_view
+    cdef Py_ssize_t[::1] ia, ic
+    W.K = k * (k - 1) // 2
+    W.P2 = p * (p + 1) // 2
+    if W.K == 0 or n == 0:
+        return np.zeros((W.K, W.P2))
+    W.path, W.block, W.panel, bounds = _plan(n, p, k, True, path)
+    _init_x(&W.X, X, fit_intercept)
+    W.P = &P[0, 0]
+    W.coef = NULL
+    W.y = NULL
+    W.w = NULL
+    if sample_weight is not None:
+        w_view = sample_weight
+        W.w = &w_view[0]
+    W.p = p
+    W.k = k
+    W.fused = False
+    W.want_pairs = True
+    W.off_grad = W.K * W.P2
+    ia_arr, ic_arr = _packed_indices(p)
+    ia = ia_arr
+    ic = ic_arr
+    W.ia = &ia[0]
+    W.ic = &ic[0]
+    W.kern = _kern
+    total = _run(&W, bounds, n_threads, W.K * W.P2)
+    return total.reshape(W.K, W.P2)
+
+
+def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, sample_weight,
+                        const double[:, ::1] coef, bint fit_intercept, int n_threads,
+                        bint with_pairs=True, path=None):
+    """Loss, gradient and pair products of the weighted multinomial cross-entropy, one pass.
+
+    Parameters
+    ----------
+    X : (n, d) float32 or float64, any strides (read in place, never copied)
+    y_codes : (n,) intp, class codes in ``0 .. k-1``
+    sample_weight : None or (n,) C-ordered float64, >= 0
+    coef : (k, p) C-ordered float64, ``p = d + fit_intercept``; with an
+        intercept its last column is the intercept
+    fit_intercept : bool
+    n_threads : int
+    with_pairs : bool
+        False skips the Hessian part (``pairs`` is then None).
+    path : None or 'simd' / 'gemm' / 'syrk' (forces the pair-product route)
+
+    Returns
+    -------
+    loss : float
+        ``sum_n w_n (logsumexp_i eta_ni - eta_n,y_n)`` with
+        ``eta_n = coef @ [x_n, 1]`` (log-sum-exp: never overflows).
+        Not normalised, no penalty.
+    grad : (k, p) float64
+        ``sum_n w_n (p_n - onehot(y_n)) x_n^T``.
+    pairs : (K, p(p+1)/2) float64 or None
+        As ``pair_products`` with ``P = softmax(eta)``; the Hessian is
+        ``hessian_from_pairs(pairs, k, p, out)``.
+
+    Binary logistic regression is the case ``k = 2`` with ``coef = [0, beta]``:
+    ``p_1 = sigmoid(x . beta)``, ``grad[1]`` is the binary gradient and
+    ``pairs[0]`` (= ``sum w p_0 p_1 x x^T``) the binary Hessian.  Every result
+    is bit-for-bit the same for any ``n_threads``.
+    """
+    cdef Py_ssize_t n = X.shape[0]
+    cdef Py_ssize_t p = X.shape[1] + fit_intercept
+    cdef Py_ssize_t k = coef.shape[0]
+    cdef Work W
+    cdef const double[::1] w_view
+    cdef Py_ssize_t[::1] ia, ic
+    if coef.shape[1] != p:
+        raise ValueError(f"coef must have shape ({k}, {p}); got ({k}, {coef.shape[1]}).")
+    if y_codes.shape[0] != n:
+        raise ValueError(f"y_codes has {y_codes.shape[0]} entries but X has {n} rows.")
+    if sizeof(Py_ssize_t) != sizeof(int64_t):
+        raise RuntimeError("loss_gradient_pairs needs a 64-bit platform.")
+    W.K = k * (k - 1) // 2
+    W.P2 = p * (p + 1) // 2
+    W.p = p
+    W.k = k
+    W.fused = True
+    W.want_pairs = with_pairs and W.K > 0
+    if n == 0:
+        return 0.0, np.zeros((k, p)), (np.zeros((W.K, W.P2)) if with_pairs else None)
+    W.path, W.block, W.panel, bounds = _plan(n, p, k, W.want_pairs, path)
+    _init_x(&W.X, X, fit_intercept)
+    W.P = NULL
+    W.coef = &coef[0, 0]
+    W.y = <const int64_t*>&y_codes[0]
+    W.w = NULL
+    if sample_weight is not None:
+        w_view = sample_weight
+        W.w = &w_view[0]
+    ia_arr, ic_arr = _packed_indices(p)
+    ia = ia_arr
+    ic = ic_arr
+    W.ia = &ia[0]
+    W.ic = &ic[0]
+    W.kern = _kern
+    W.off_grad = W.K * W.P2 if W.want_pairs else 0
+    total = _run(&W, bounds, n_threads, W.off_grad + k * p + 1)
+    off = W.off_grad
+    if not with_pairs:
+        pairs = None
+    elif W.want_pairs:
+        pairs = total[:off].reshape(W.K, W.P2)
+    else:
+        pairs = np.zeros((W.K, W.P2))
+    grad = total[off:off + k * p].reshape(k, p)
+    return float(total[off + k * p]), grad, pairs
+
+
+# ------------------------------------------------------- input validation
+
+cdef enum:
+    # Validation runs in parallel only above this many elements (below, a
+    # thread team costs more than it saves).
+    PARALLEL_CHECK_MIN = 1 << 20
+
+
+def all_finite(a, int n_threads=1):
+    """True when the 1-D or 2-D float32/float64 array ``a`` (any strides) has no NaN/inf.
+
+    One pass, SIMD, parallel over row chunks for large arrays; no temporaries.
+    """
+    arr = np.asarray(a)
+    if arr.dtype != np.float64 and arr.dtype != np.float32 or arr.ndim > 2:
+        return bool(np.isfinite(arr).all())
+    if arr.size == 0:
+        return True
+    if arr.ndim == 1:
+        arr = arr[:, None]
+    cdef const char* data = <const char*><uintptr_t>arr.ctypes.data
+    cdef Py_ssize_t nr = arr.shape[0], d = arr.shape[1]
+    cdef Py_ssize_t s0 = arr.strides[0], s1 = arr.strides[1]
+    cdef int f32 = arr.dtype == np.float32
+    cdef int T = n_threads if arr.size >= PARALLEL_CHECK_MIN else 1
+    cdef Py_ssize_t n_chunks = max(1, min(64, nr // 4096)) if T > 1 else 1
+    cdef Py_ssize_t c, r0, r1
+    cdef int ok = 1
+    cdef const lr_kernels* kern = _kern
+    with nogil:
+        for c in prange(n_chunks, num_threads=T, schedule="static"):
+            r0 = nr * c // n_chunks
+            r1 = nr * (c + 1) // n_chunks
+            ok &= kern.all_finite(data + r0 * s0, r1 - r0, d, s0, s1, f32)
+    return bool(ok)
+
+
+def proba_stats(const double[:, ::1] P, int n_threads=1):
+    """``(all finite, min, max, max_n |sum_i P[n, i] - 1|)`` of C-ordered probabilities, one pass."""
+    cdef Py_ssize_t n = P.shape[0], k = P.shape[1]
+    cdef int T = n_threads if n * k >= PARALLEL_CHECK_MIN else 1
+    cdef Py_ssize_t n_chunks = max(1, min(64, n // 4096)) if T > 1 else 1
+    cdef double[:, ::1] part = np.empty((n_chunks, 4))
+    cdef Py_ssize_t c, r, i, r0, r1
+    cdef double v, s, lo, hi, worst, zero
+    if n == 0 or k == 0:
+        return True, 0.0, 0.0, 0.0
+    with nogil:
+        for c in prange(n_chunks, num_threads=T, schedule="static"):
+            r0 = n * c // n_chunks
+            r1 = n * (c + 1) // n_chunks
+            lo = P[r0, 0]
+            hi = P[r0, 0]
+            worst = 0.0
+            zero = 0.0
+            for r in range(r0, r1):
+                s = 0.0
+                for i in range(k):
+                    v = P[r, i]
+                    s = s + v
+                    zero = zero + v * 0.0
+                    lo = min(lo, v)
+                    hi = max(hi, v)
+                worst = max(worst, fabs(s - 1.0))
+            part[c, 0] = zero
+            part[c, 1] = lo
+            part[c, 2] = hi
+            part[c, 3] = worst
+    res = np.asarray(part)
+    finite = bool(np.all(res[:, 0] == 0.0))
+    return finite, float(res[:, 1].min()), float(res[:, 2].max()), float(res[:, 3].max())
 
 
 cdef void _assemble(const double* total, Py_ssize_t k, Py_ssize_t p,
@@ -230,70 +626,6 @@ cdef void _assemble(const double* total, Py_ssize_t k, Py_ssize_t p,
         for a in range(p):
             for c in range(a + 1, p):
                 H[i * p + c, i * p + a] = H[i * p + a, i * p + c]
-
-
-def segment_bounds(Py_ssize_t n, Py_ssize_t block=BLOCK_ROWS):
-    """Row boundaries of the segments: a function of ``n`` only (never of threads).
-
-    About 32 segments (at least 4 blocks each) balance the load over threads
-    while the per-segment zeroing and reduction stay negligible.
-    """
-    cdef Py_ssize_t seg = max(4 * block, -(-n // 32))
-    seg = -(-seg // block) * block
-    return list(range(0, n, seg)) + [n]
-
-
-def pair_products(const floating[:, :] X, const double[:, :] P, sample_weight,
-                  bint fit_intercept, int n_threads):
-    """Packed pair products ``M_ij`` (i < j), shape ``(K, p(p+1)/2)``.
-
-    Row ``q`` enumerates pairs (0,1), (0,2), ..., (k-2,k-1); column ``e`` the
-    row-wise packed upper triangle of a ``p x p`` matrix.  ``P`` is C-ordered
-    float64, ``sample_weight`` None or a C-ordered float64 vector.
-    """
-    cdef Py_ssize_t n = X.shape[0]
-    cdef Py_ssize_t p = X.shape[1] + fit_intercept
-    cdef Py_ssize_t k = P.shape[1]
-    cdef Py_ssize_t n_pairs = k * (k - 1) // 2
-    cdef Py_ssize_t P2 = p * (p + 1) // 2
-    cdef Py_ssize_t block = BLOCK_ROWS
-    cdef bint use_gemm = P2 * n_pairs >= GEMM_MIN_WORK
-    cdef Py_ssize_t width_max = max(PANEL, p) if use_gemm else P2
-    cdef const double[::1] w_view
-    cdef const double* w = NULL
-    if sample_weight is not None:
-        w_view = sample_weight
-        w = &w_view[0]
-
-    bounds = segment_bounds(n, block)
-    cdef Py_ssize_t n_segments = len(bounds) - 1
-    cdef int T = max(1, min(n_threads, n_segments))
-    cdef Py_ssize_t[::1] seg = np.asarray(bounds, dtype=np.intp)
-
-    total_arr = np.zeros((n_pairs, P2))
-    cdef double[:, ::1] total = total_arr
-    cdef double[:, ::1] acc = np.empty((T, n_pairs * P2))
-    cdef double[:, ::1] xb = np.empty((T, block * p))
-    cdef double[:, ::1] v = np.empty((T, block * max(n_pairs, 1)))
-    cdef double[:, ::1] ut = np.empty((T, block * width_max))
-    cdef Py_ssize_t rnd, first, e
-    cdef int t, u
-    if n_pairs == 0:
-        return total_arr
-    with nogil:
-        for rnd in range((n_segments + T - 1) // T):
-            first = rnd * T
-            for t in prange(T, num_threads=T, schedule="static", chunksize=1):
-                if first + t < n_segments:
-                    _accumulate_segment(X, P, w, seg[first + t], seg[first + t + 1],
-                                        fit_intercept, block, use_gemm,
-                                        &acc[t, 0], &xb[t, 0], &v[t, 0], &ut[t, 0])
-            # fixed-order reduction: segment first, first+1, ...
-            for u in range(T):
-                if first + u < n_segments:
-                    for e in range(n_pairs * P2):
-                        (&total[0, 0])[e] += acc[u, e]
-    return total_arr
 
 
 def hessian_from_pairs(const double[:, ::1] pairs, Py_ssize_t k, Py_ssize_t p,

@@ -36,10 +36,27 @@ def single_threaded_blas():
         yield
 
 
-def pair_products(X, proba, sample_weight, fit_intercept, n_threads):
+def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
     """Packed ``M_ij`` (i < j) from validated inputs: see ``_hessian.pair_products``."""
     with single_threaded_blas():
-        return _hessian.pair_products(X, proba, sample_weight, bool(fit_intercept), n_threads)
+        return _hessian.pair_products(
+            X, proba, sample_weight, bool(fit_intercept), n_threads, path=path
+        )
+
+
+def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
+                        with_pairs=True, path=None):
+    """Loss, gradient and packed pair products in one pass over X, from validated inputs.
+
+    See ``_hessian.loss_gradient_pairs`` for the contract (``X`` float32/float64
+    in any order, ``y_codes`` intp, ``coef`` (k, p) C-ordered float64); this
+    wrapper keeps BLAS single-threaded inside the kernel's threads.
+    """
+    with single_threaded_blas():
+        return _hessian.loss_gradient_pairs(
+            X, y_codes, sample_weight, coef, bool(fit_intercept), n_threads,
+            with_pairs=with_pairs, path=path,
+        )
 
 
 def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_threads=None):

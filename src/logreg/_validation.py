@@ -9,6 +9,8 @@ import os
 
 import numpy as np
 
+from . import _hessian
+
 # Rows of ``proba`` must sum to one within this tolerance, per input dtype.
 PROBA_SUM_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
 
@@ -17,10 +19,19 @@ def _is_sparse(x):
     return hasattr(x, "tocsr") and hasattr(x, "nnz")
 
 
+def _default_threads():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _all_finite(a):
-    """NaN/inf check without an n x d temporary: min and max propagate NaN."""
+    """NaN/inf check in one pass, without an n x d temporary (SIMD kernel for floats)."""
     if a.size == 0:
         return True
+    if a.dtype in (np.float64, np.float32) and a.ndim <= 2:
+        return _hessian.all_finite(a, _default_threads())
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
@@ -91,11 +102,12 @@ def check_proba(proba, n_samples):
         )
     tol = PROBA_SUM_TOL.get(P.dtype, PROBA_SUM_TOL[np.dtype(np.float64)])
     P = np.ascontiguousarray(P, dtype=np.float64)
-    if not _all_finite(P):
+    # one pass over P for all four checks (NumPy needs five and a temporary)
+    finite, lo, hi, worst = _hessian.proba_stats(P, _default_threads())
+    if not finite:
         raise ValueError("proba contains NaN or infinity.")
-    if P.min() < 0 or P.max() > 1:
+    if lo < 0 or hi > 1:
         raise ValueError("proba must lie in [0, 1].")
-    worst = np.max(np.abs(P.sum(axis=1) - 1.0))
     if worst > tol:
         raise ValueError(
             f"rows of proba must sum to 1 (within {tol:g}); the worst row is off by {worst:.3g}."
@@ -106,10 +118,7 @@ def check_proba(proba, n_samples):
 def check_n_threads(n_threads):
     """None (all available cores) or a positive int -> a positive int."""
     if n_threads is None:
-        try:
-            return len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            return os.cpu_count() or 1
+        return _default_threads()
     if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
         raise TypeError(f"n_threads must be None or a positive int; got {n_threads!r}.")
     if n_threads < 1:

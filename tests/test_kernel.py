@@ -163,3 +163,29 @@ def test_segments_depend_on_n_only():
         bounds = _hessian.segment_bounds(n)
         assert bounds[0] == 0 and bounds[-1] == n
         assert all(b > a for a, b in zip(bounds, bounds[1:]))
+
+
+def test_concurrent_calls_restore_blas_threads():
+    """The single-thread BLAS limit is shared: overlapping calls must not leave it set."""
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    before = [info["num_threads"] for info in threadpool_info()]
+    X, P, w = make_problem(4000, 40, 6)  # the dgemm route, which calls BLAS
+    expected = logreg.hessian(X, P, w)
+    results = []
+
+    def work():
+        for _ in range(4):
+            results.append(logreg.hessian(X, P, w))
+
+    threads = [threading.Thread(target=work) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [info["num_threads"] for info in threadpool_info()] == before
+    assert len(results) == 24
+    for H in results:
+        np.testing.assert_array_equal(H, expected)

@@ -1,4 +1,5 @@
 """The public face of the Cython kernel: validation, threads, layout."""
+import threading
 from contextlib import contextmanager
 
 from . import _hessian
@@ -10,7 +11,8 @@ from ._validation import (
     check_X,
 )
 
-_controller = None
+_blas_lock = threading.Lock()
+_blas_state = {"controller": None, "users": 0, "limit": None}
 
 
 @contextmanager
@@ -20,20 +22,31 @@ def single_threaded_blas():
     scipy's OpenBLAS would otherwise start threads inside each of ours.  Needs
     threadpoolctl (the ``fast`` extra); without it BLAS runs with its default
     thread count: same results, possibly oversubscribed cores.
+
+    The limit is process-wide, so concurrent callers share it: the first one
+    in sets it and the last one out restores the original thread counts
+    (nested, overlapping limits would otherwise restore in the wrong order).
     """
-    global _controller
-    if _controller is None:
-        try:
-            from threadpoolctl import ThreadpoolController
-        except ImportError:
-            _controller = False
-        else:
-            _controller = ThreadpoolController()
-    if not _controller:
+    with _blas_lock:
+        state = _blas_state
+        if state["controller"] is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+            except ImportError:
+                state["controller"] = False
+            else:
+                state["controller"] = ThreadpoolController()
+        if state["controller"] and state["users"] == 0:
+            state["limit"] = state["controller"].limit(limits=1, user_api="blas")
+        state["users"] += 1
+    try:
         yield
-        return
-    with _controller.limit(limits=1, user_api="blas"):
-        yield
+    finally:
+        with _blas_lock:
+            state["users"] -= 1
+            if state["users"] == 0 and state["limit"] is not None:
+                state["limit"].restore_original_limits()
+                state["limit"] = None
 
 
 def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):

@@ -141,13 +141,13 @@ def test_float32_X_stays_float32_and_is_not_copied(monkeypatch):
     X, y, _ = make_classification(n=300, d=4, k=3, dtype=np.float32)
     seen = []
     from logreg import _kernel
-    original = _kernel.pair_products
+    original = _kernel.loss_gradient_pairs
 
     def spy(Xk, *args, **kwargs):
         seen.append(Xk)
         return original(Xk, *args, **kwargs)
 
-    monkeypatch.setattr(_kernel, "pair_products", spy)
+    monkeypatch.setattr(_kernel, "loss_gradient_pairs", spy)
     logreg.LogisticRegression().fit(X, y)
     assert seen and all(s is X for s in seen)     # the kernel reads the caller's array
 

@@ -76,8 +76,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _hessian
-from ._kernel import pair_products
+from . import _hessian, _kernel
 
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
@@ -98,12 +97,8 @@ _FLAG_MESSAGES = {
 
 
 # ---------------------------------------------------------------------------
-# Per-chunk kernels: NumPy stand-ins with the fused Cython kernel's contract.
-# When ``logreg._hessian.loss_gradient_pairs`` lands, replace the definition of
-# ``loss_gradient_pairs`` below by the one line
-#     from ._hessian import loss_gradient_pairs
-# (same arguments, same results: checked against the kernel branch's version,
-# which agrees to ~1e-15 and is ~3x faster per block).
+# Per-chunk kernels: statistics through the fused Cython kernel; the step
+# ladder and Hessian-vector products in NumPy on cache-sized sub-blocks.
 # ---------------------------------------------------------------------------
 
 def _row_blocks(n, k, d):
@@ -149,37 +144,8 @@ def _add_xt(out, Rt, Xs, fit_intercept):
         out[:, d] += Rt.sum(axis=1)
 
 
-def _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, want_proba):
-    """``(loss, grad, P)``: the pair-free part of ``loss_gradient_pairs``.
-
-    ``P`` (the ``(n, k)`` C-ordered softmax probabilities the pair kernel
-    needs) is None unless ``want_proba``.
-    """
-    n, d = X.shape
-    k = coef.shape[0]
-    loss = 0.0
-    grad = np.zeros_like(coef)
-    P = np.empty((n, k)) if want_proba else None
-    for rows in _row_blocks(n, k, d):
-        Xs = _as_float64(X[rows])
-        Z = _logits_t(Xs, coef, fit_intercept)
-        pick = y_codes[rows], np.arange(Z.shape[1])
-        z_y = Z[pick]
-        lse, s = _softmax_t(Z)
-        w = None if sample_weight is None else sample_weight[rows]
-        loss += (lse - z_y).sum() if w is None else w @ (lse - z_y)
-        Z /= s                                   # probabilities
-        if want_proba:
-            P[rows] = Z.T
-        Z[pick] -= 1.0                           # residuals P - Y
-        if w is not None:
-            Z *= w
-        _add_xt(grad, Z, Xs, fit_intercept)
-    return float(loss), grad, P
-
-
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads):
-    """Loss, gradient and packed pair products of one row block.
+    """Loss, gradient and packed pair products of one row block (the fused kernel).
 
     Returns ``(loss, grad, pairs)``: ``loss`` the weighted cross-entropy sum
     (float), ``grad`` ``(k, p)``, ``pairs`` ``(K, P2)`` (see the module
@@ -187,14 +153,14 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     intp in ``0..k-1``, ``sample_weight`` None or float64 ``(n,)``, ``coef``
     ``(k, p)`` float64 C-ordered.
     """
-    loss, grad, P = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, True)
-    pairs = pair_products(X, P, sample_weight, fit_intercept, n_threads)
-    return loss, grad, pairs
+    return _kernel.loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept,
+                                       n_threads)
 
 
 def loss_gradient(X, y_codes, sample_weight, coef, fit_intercept):
     """``(loss, grad)`` of one row block: ``loss_gradient_pairs`` without the pairs."""
-    loss, grad, _ = _loss_gradient_proba(X, y_codes, sample_weight, coef, fit_intercept, False)
+    loss, grad, _ = _kernel.loss_gradient_pairs(X, y_codes, sample_weight, coef,
+                                                fit_intercept, 1, with_pairs=False)
     return loss, grad
 
 

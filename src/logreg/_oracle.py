@@ -23,7 +23,7 @@ Memory: nothing of size ``n x k`` is kept between passes and nothing of size
 """
 import numpy as np
 
-from . import _loss
+from . import _kernel, _loss
 
 # Bytes of one (segment rows x k) float64 temporary in a statistics pass.  The
 # data term makes about six of those at its peak (logits, exp, P, residuals,
@@ -121,53 +121,11 @@ class InMemoryOracle:
     def stats(self, coef, *, hessian=True):
         """One pass: ``(loss, grad (k, p), pairs (K, p(p+1)/2) or None)`` at ``coef``."""
         self._count("stats" if hessian else "loss_gradient")
-        coef = np.ascontiguousarray(coef, dtype=np.float64)
-        # The fused kernel (logreg._hessian.loss_gradient_pairs, branch `kernel`)
-        # streams over X itself; until it lands, the NumPy data term runs per segment.
-        if hessian:
-            term = (_loss.binary_loss_gradient_hessian if self.binary
-                    else _loss.loss_gradient_hessian)
-        else:
-            term = _loss.binary_loss_gradient if self.binary else _loss.loss_gradient
-        X, y, w = self.X, self.y, self.w
-        loss, grad, pairs = 0.0, 0.0, None
-        segments = _segments(X.shape[0], max(self.k, 2), SEGMENT_BYTES)
-        for rows in segments:
-            # views of X, never copies (one segment: X itself)
-            Xs, ys = (X, y) if len(segments) == 1 else (X[rows], y[rows])
-            ws = w if w is None or len(segments) == 1 else w[rows]
-            if hessian:
-                L, G, Pp = term(Xs, ys, ws, coef, self.fit_intercept, self.n_threads)
-                pairs = Pp if pairs is None else pairs + Pp
-            else:
-                L, G = self._loss_gradient(Xs, ys, ws, coef)
-            loss += L
-            grad = grad + G
-        return float(loss), grad, pairs
-
-    def _loss_gradient(self, X, y, w, coef):
-        """``(loss, grad)`` of a segment on class-major sub-blocks (no Hessian)."""
-        k = self.n_classes
-        coef = self._softmax_coef(coef)
-        n, d = X.shape
-        loss = 0.0
-        grad = np.zeros((k, self.p))
-        for rows in _sub_blocks(n, k, d):
-            Xs = X[rows].astype(np.float64, copy=False)
-            Z = _logits_t(Xs, coef, self.fit_intercept)
-            pick = y[rows], np.arange(Z.shape[1])
-            z_y = Z[pick]
-            lse, s = _softmax_t(Z)
-            ws = None if w is None else w[rows]
-            loss += (lse - z_y).sum() if ws is None else ws @ (lse - z_y)
-            Z /= s                                   # probabilities
-            Z[pick] -= 1.0                           # residuals P - Y
-            if ws is not None:
-                Z *= ws
-            grad[:, :d] += Z @ Xs
-            if self.fit_intercept:
-                grad[:, d] += Z.sum(axis=1)
-        return float(loss), (grad[1:] if self.binary else grad)
+        # one fused pass over X: logits, softmax, loss, gradient and pair products
+        loss, grad, pairs = _kernel.loss_gradient_pairs(
+            self.X, self.y, self.w, self._softmax_coef(coef), self.fit_intercept,
+            self.n_threads, with_pairs=hessian)
+        return float(loss), (grad[1:] if self.binary else grad), pairs
 
     def gram(self):
         """``X~^T W X~`` ``(p, p)``, ``X~ = [X, 1]``: the Hessian's Kronecker factor at
@@ -189,7 +147,6 @@ class InMemoryOracle:
     def subsample_hessian(self, coef):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:
         a cheap approximation for preconditioning (no pass over all of X)."""
-        from . import _kernel
 
         n = self.X.shape[0]
         m = max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))

@@ -36,10 +36,14 @@ _SUB_ELEMS = 1 << 18
 
 # Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
-# each) and is large in absolute terms.  Measured on 2 cores (main's kernel):
-# (1e5, 20, 5) full statistics 93 ms vs 5 ms per product, (5e4, 100, 10)
-# 394 ms vs 12 ms.
-HESSIAN_FREE_MIN_RATIO = 4.0        # p (k - 1) / 8: full Hessian / one product
+# each): a Newton-CG iteration costs about six products plus a gradient.
+# Measured on 2 cores with the fused kernel, whole fits at C=1:
+#   (1e5, 20, 5),  p(k-1)/8 = 10.5: exact 65 ms (7 passes), Hessian-free 257 ms
+#   (5e4, 100, 10), p(k-1)/8 = 113: exact 3.2 s (one stats pass 305 ms),
+#                                   Hessian-free 1.29 s
+# and one fused statistics pass costs ~4x a loss/gradient pass at ratio 10,
+# ~60x at ratio 113: the crossover sits near a ratio of 40.
+HESSIAN_FREE_MIN_RATIO = 40.0       # p (k - 1) / 8: full Hessian / one product
 HESSIAN_FREE_MIN_FLOPS = 1e8
 # Rows of the subsampled Hessian that preconditions conjugate gradients:
 # a 1/SUBSAMPLE share of the rows, but at least SUBSAMPLE_MIN_PER_COORD * k p.

@@ -160,7 +160,16 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     scipy's OpenBLAS; useful GF/s = n p^2 K / t, 2 threads; see
     bench/bench_kernel.py and the report of issue 4):
 
-    * TODO
+    * per-pair ``dsyrk`` on sqrt-scaled blocks when p >= 256 and K <= 8:
+      (2e4, 512, 4) syrk 80, simd 60, gemm 30 GF/s;
+    * the SIMD register-tiled loops while K < 28 (k <= 7): the dgemm product
+      U^T V has only K columns and OpenBLAS runs it poorly, e.g.
+      (8e4, 20, 5) simd 62 / gemm 39, (2e4, 64, 4) 69 / 31, (2e4, 100, 4) 69 / 31;
+    * dgemm panels from K >= 28 on: (2e4, 40, 8) simd 62 / gemm 66,
+      (2e4, 50, 10) 59 / 69, (2e4, 64, 10) 59 / 74, (2e4, 24, 20) 61 / 80,
+      (3e4, 16, 10) 58 / 64;
+    * tiny products (work = K p(p+1)/2 <= 4096): the loops (no BLAS call overhead);
+    * without AVX-512 the loops are half as wide: dgemm from work > 8192.
     """
     cdef Py_ssize_t K = k * (k - 1) // 2
     cdef Py_ssize_t P2 = p * (p + 1) // 2
@@ -170,7 +179,7 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
             path = PATH_SIMD
         elif p >= 256 and K <= 8:
             path = PATH_SYRK
-        elif _level == 2 and work <= 65536:
+        elif _level == 2 and (K < 28 or work <= 4096):
             path = PATH_SIMD
         elif _level < 2 and work <= 8192:
             path = PATH_SIMD

@@ -138,7 +138,6 @@ def test_dsyrk(benchmark, shape, smoke, n_threads, blas_threads):
 
 @pytest.mark.parametrize("shape", GRID, ids=_id)
 def test_sklearn(benchmark, shape, smoke, n_threads, blas_threads):
-    pytest.importorskip("sklearn")
     from sklearn._loss.loss import HalfMultinomialLoss
     from sklearn.linear_model._linear_loss import LinearModelLoss
 

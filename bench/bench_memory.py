@@ -90,10 +90,6 @@ def run_in_subprocess(who, n, d, k):
 @pytest.mark.parametrize("who", WHO)
 def bench_fit_memory(benchmark, request, who):
     small = request.config.getoption("benchmark_disable")
-    if who != "logreg" and small:
-        pytest.skip("peers are measured in full runs only")
-    if who != "logreg":
-        pytest.importorskip("sklearn")
     n, d, k = SMALL_SHAPE if small else FULL_SHAPE
     benchmark.group = f"fit memory n={n} d={d} k={k}"
     result = benchmark.pedantic(run_in_subprocess, args=(who, n, d, k), rounds=1,

@@ -18,7 +18,7 @@ import pytest
 import scipy.linalg
 from distributed import Client, LocalCluster, get_task_stream
 
-from logreg import _dask, _hessian, reference
+from logreg import _blocks, _dask, _hessian, reference
 
 from .tolerances import KERNEL_RTOL, assert_allclose_scaled
 
@@ -138,17 +138,17 @@ def test_chunk_functions_match_seed(dtype, fit_intercept):
     assert_allclose_scaled(H, ref_H, RTOL)
     steps = np.array([2.0, 1.0, 0.25, 0.0, -0.5])
     assert_allclose_scaled(
-        _dask.chunk_losses_along(X, y, w, coef, direction, steps, fit_intercept),
+        _blocks.losses_along(X, y, w, coef, direction, steps, fit_intercept),
         ref.losses_along(coef, direction, steps), RTOL)
     assert_allclose_scaled(
-        _dask.chunk_hessian_vector_product(X, w, coef, direction, fit_intercept).ravel(),
+        _blocks.hessian_vector_product(X, w, coef, direction, fit_intercept).ravel(),
         ref_H @ direction.ravel(), RTOL)
 
 
 def test_chunk_losses_do_not_overflow():
     X, y, w, _ = make_case("one_chunk")
     coef = random_coef(3, 7) * 1e4  # logits ~ 1e4: exp would overflow without log-sum-exp
-    losses = _dask.chunk_losses_along(X, y, w, coef, coef, [0.0, 10.0], True)
+    losses = _blocks.losses_along(X, y, w, coef, coef, [0.0, 10.0], True)
     assert np.isfinite(losses).all()
 
 

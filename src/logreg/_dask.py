@@ -76,14 +76,10 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _hessian, _kernel
+from . import _blocks, _hessian, _kernel
 
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
-
-# Elements of a per-sub-block temporary: row blocks are processed in sub-blocks
-# whose k x rows and rows x d arrays (256 KiB) stay in cache.
-_SUB_ELEMS = 32768
 
 # flags a block reports back; the client turns them into a ValueError
 _FLAG_X_NONFINITE = 1
@@ -98,51 +94,8 @@ _FLAG_MESSAGES = {
 
 # ---------------------------------------------------------------------------
 # Per-chunk kernels: statistics through the fused Cython kernel; the step
-# ladder and Hessian-vector products in NumPy on cache-sized sub-blocks.
+# ladder and Hessian-vector products from logreg._blocks.
 # ---------------------------------------------------------------------------
-
-def _row_blocks(n, k, d):
-    """Row slices small enough that a sub-block's ``k x rows`` temporaries (and
-    a float32 sub-block converted to float64) stay in cache."""
-    step = max(256, _SUB_ELEMS // max(k, d))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
-
-
-def _as_float64(Xs):
-    """A float64 view of a sub-block (a sub-block-sized copy only for float32)."""
-    return Xs if Xs.dtype == np.float64 else Xs.astype(np.float64)
-
-
-def _logits_t(Xs, coef, fit_intercept):
-    """Class-major logits ``coef[:, :d] Xs^T (+ coef[:, d])``, shape ``(k, rows)``.
-
-    Class-major so that the per-sample reductions over classes (max, sum) run
-    along axis 0, vectorized over samples: NumPy's reductions along a short
-    contiguous axis are about ten times slower.
-    """
-    d = Xs.shape[1]
-    eta = coef[:, :d] @ Xs.T
-    if fit_intercept:
-        eta += coef[:, d:]
-    return eta
-
-
-def _softmax_t(Z):
-    """In place: ``Z <- exp(Z - max)`` per column; returns ``(lse, sums)``."""
-    m = Z.max(axis=0)
-    Z -= m
-    np.exp(Z, out=Z)
-    s = Z.sum(axis=0)
-    return m + np.log(s), s
-
-
-def _add_xt(out, Rt, Xs, fit_intercept):
-    """``out += Rt [Xs, 1]``: a residual ``(k, rows)`` times a sub-block of X."""
-    d = Xs.shape[1]
-    out[:, :d] += Rt @ Xs
-    if fit_intercept:
-        out[:, d] += Rt.sum(axis=1)
-
 
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads):
     """Loss, gradient and packed pair products of one row block (the fused kernel).
@@ -162,57 +115,6 @@ def loss_gradient(X, y_codes, sample_weight, coef, fit_intercept):
     loss, grad, _ = _kernel.loss_gradient_pairs(X, y_codes, sample_weight, coef,
                                                 fit_intercept, 1, with_pairs=False)
     return loss, grad
-
-
-def chunk_losses_along(X, y_codes, sample_weight, coef, direction, steps, fit_intercept):
-    """Losses of one row block at ``coef + t * direction`` for every ``t`` in ``steps``.
-
-    ``eta = X coef^T`` and ``deta = X direction^T`` come from one product
-    (``X`` is read once); each step then costs ``O(n k)``: the log-sum-exp of
-    ``eta + t deta``.
-    """
-    n, d = X.shape
-    k = coef.shape[0]
-    both = np.concatenate([coef, direction])
-    losses = np.zeros(len(steps))
-    for rows in _row_blocks(n, k, d):
-        E = _logits_t(_as_float64(X[rows]), both, fit_intercept)
-        eta, deta = E[:k], E[k:]
-        pick = y_codes[rows], np.arange(E.shape[1])
-        eta_y, deta_y = eta[pick], deta[pick]
-        w = None if sample_weight is None else sample_weight[rows]
-        Z = np.empty_like(eta)
-        for i, t in enumerate(steps):
-            np.multiply(deta, t, out=Z)
-            Z += eta
-            lse, _ = _softmax_t(Z)
-            terms = lse - (eta_y + t * deta_y)
-            losses[i] += terms.sum() if w is None else w @ terms
-    return losses
-
-
-def chunk_hessian_vector_product(X, sample_weight, coef, vector, fit_intercept):
-    """``H v`` of one row block, ``(k, p)``, without forming ``H``.
-
-    ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)`` with
-    ``s_n = V x_n`` (``V = vector`` in the ``coef`` layout).
-    """
-    n, d = X.shape
-    k = coef.shape[0]
-    both = np.concatenate([coef, vector])
-    out = np.zeros_like(coef)
-    for rows in _row_blocks(n, k, d):
-        Xs = _as_float64(X[rows])
-        E = _logits_t(Xs, both, fit_intercept)
-        P, Q = E[:k], E[k:]
-        _, s = _softmax_t(P)
-        P /= s
-        Q *= P
-        R = Q - P * Q.sum(axis=0)
-        if sample_weight is not None:
-            R *= sample_weight[rows]
-        _add_xt(out, R, Xs, fit_intercept)
-    return out
 
 
 # ---------------------------------------------------------------------------
@@ -300,7 +202,7 @@ def _ladder_task(X, y_codes, w, coef, direction, steps, fit_intercept):
     flags = _weight_flags(w)
     if flags:
         return None, flags
-    losses = chunk_losses_along(X, y_codes, w, coef, direction, steps, fit_intercept)
+    losses = _blocks.losses_along(X, y_codes, w, coef, direction, steps, fit_intercept)
     if not np.isfinite(losses).all():
         flags |= _x_flags(X)
     return losses, flags
@@ -312,7 +214,7 @@ def _hvp_task(X, w, coef, vector, fit_intercept):
     flags = _weight_flags(w)
     if flags:
         return None, flags
-    hv = chunk_hessian_vector_product(X, w, coef, vector, fit_intercept)
+    hv = _blocks.hessian_vector_product(X, w, coef, vector, fit_intercept)
     if not np.isfinite(hv).all():
         flags |= _x_flags(X)
     return hv, flags
@@ -835,8 +737,8 @@ def _block_logits(Xb, coef_full):
     """``(rows, k)`` logits of a block of X, in cache-sized sub-blocks."""
     n, d = Xb.shape
     out = np.empty((n, coef_full.shape[0]))
-    for rows in _row_blocks(n, coef_full.shape[0], d):
-        out[rows] = _logits_t(_as_float64(Xb[rows]), coef_full, True).T
+    for rows in _blocks.row_blocks(n, coef_full.shape[0], d):
+        out[rows] = _blocks.logits_t(_blocks.as_float64(Xb[rows]), coef_full, True).T
     return out
 
 
@@ -850,7 +752,7 @@ def _proba_block(Xb, coef, intercept, log):
     if coef.shape[0] == 1:  # binary, scikit-learn's convention: logits (0, eta), p_1 = expit(eta)
         coef_full = np.concatenate([np.zeros_like(coef_full), coef_full])
     eta_t = _block_logits(Xb, coef_full).T     # class-major view: reductions along axis 0
-    lse, _ = _softmax_t(eta_t.copy())
+    lse, _ = _blocks.softmax_t(eta_t.copy())
     logp = eta_t - lse
     return (logp if log else np.exp(logp)).T
 

@@ -17,23 +17,17 @@ one; ``InMemoryOracle`` below the in-memory one)::
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 
 Memory: nothing of size ``n x k`` is kept between passes and nothing of size
-``n x d`` is ever made.  ``stats`` processes the rows in segments whose
-``n x k`` temporaries are about ``SEGMENT_BYTES`` each; ``losses_along`` and
-``hessian_vector_product`` work on cache-sized sub-blocks.
+``n x d`` is ever made.  ``stats`` is one call of the fused kernel (per-thread
+row-block buffers only); ``losses_along`` and ``hessian_vector_product``
+(``logreg._blocks``) work on cache-sized sub-blocks; ``gram`` on segments of
+about ``SEGMENT_BYTES``.
 """
 import numpy as np
 
-from . import _kernel, _loss
+from . import _blocks, _kernel, _loss
 
-# Bytes of one (segment rows x k) float64 temporary in a statistics pass.  The
-# data term makes about six of those at its peak (logits, exp, P, residuals,
-# the kernel's copy), so a pass needs roughly 6 * SEGMENT_BYTES beyond X.
+# Bytes of a float64 segment of X (rows x d) that ``gram`` converts / weights at once.
 SEGMENT_BYTES = 8 << 20
-# Elements of a sub-block temporary in the ladder / gradient / Hessian-vector
-# passes (rows x max(k, d)): 2 MiB.  Measured at (1e5, 20, 5): blocks of 64K
-# elements spend a third of a Hessian-vector pass in Python overhead.
-_SUB_ELEMS = 1 << 18
-
 # Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
 # each): a Newton-CG iteration costs about six products plus a gradient.
@@ -54,29 +48,6 @@ SUBSAMPLE_MIN_PER_COORD = 8
 def _segments(n, width, nbytes):
     step = max(1024, nbytes // (8 * max(width, 1)))
     return [slice(s, min(s + step, n)) for s in range(0, n, step)]
-
-
-def _sub_blocks(n, k, d):
-    step = max(256, _SUB_ELEMS // max(k, d))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
-
-
-def _logits_t(Xs, coef, fit_intercept):
-    """Class-major logits ``(k, rows)`` of a float64 sub-block."""
-    d = Xs.shape[1]
-    eta = coef[:, :d] @ Xs.T
-    if fit_intercept:
-        eta += coef[:, d:]
-    return eta
-
-
-def _softmax_t(Z):
-    """In place ``Z <- exp(Z - max)`` per column; returns ``(lse, sums)``."""
-    m = Z.max(axis=0)
-    Z -= m
-    np.exp(Z, out=Z)
-    s = Z.sum(axis=0)
-    return m + np.log(s), s
 
 
 class InMemoryOracle:
@@ -174,25 +145,8 @@ class InMemoryOracle:
         """
         self._count("ladder")
         steps = np.asarray(steps, dtype=np.float64).ravel()
-        k = self.n_classes
-        both = np.concatenate([self._softmax_coef(coef), self._softmax_coef(direction)])
-        X, y, w = self.X, self.y, self.w
-        n, d = X.shape
-        losses = np.zeros(len(steps))
-        for rows in _sub_blocks(n, 2 * k, d):
-            E = _logits_t(X[rows].astype(np.float64, copy=False), both, self.fit_intercept)
-            eta, deta = E[:k], E[k:]
-            pick = y[rows], np.arange(E.shape[1])
-            eta_y, deta_y = eta[pick], deta[pick]
-            ws = None if w is None else w[rows]
-            Z = np.empty_like(eta)
-            for i, t in enumerate(steps):
-                np.multiply(deta, t, out=Z)
-                Z += eta
-                lse, _ = _softmax_t(Z)
-                terms = lse - (eta_y + t * deta_y)
-                losses[i] += terms.sum() if ws is None else ws @ terms
-        return losses
+        return _blocks.losses_along(self.X, self.y, self.w, self._softmax_coef(coef),
+                                    self._softmax_coef(direction), steps, self.fit_intercept)
 
     def hessian_vector_product(self, coef, vector):
         """One pass: ``H(coef) @ vector`` in the ``(k, p)`` layout, no Hessian formed.
@@ -200,24 +154,8 @@ class InMemoryOracle:
         ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)``, ``s_n = V x_n``.
         """
         self._count("hvp")
-        k = self.n_classes
-        both = np.concatenate([self._softmax_coef(coef), self._softmax_coef(vector)])
-        X, w = self.X, self.w
-        n, d = X.shape
-        out = np.zeros((k, self.p))
-        for rows in _sub_blocks(n, 2 * k, d):
-            Xs = X[rows].astype(np.float64, copy=False)
-            E = _logits_t(Xs, both, self.fit_intercept)
-            P, Q = E[:k], E[k:]
-            _, s = _softmax_t(P)
-            P /= s
-            Q *= P
-            R = Q - P * Q.sum(axis=0)
-            if w is not None:
-                R *= w[rows]
-            out[:, :d] += R @ Xs
-            if self.fit_intercept:
-                out[:, d] += R.sum(axis=1)
+        out = _blocks.hessian_vector_product(self.X, self.w, self._softmax_coef(coef),
+                                             self._softmax_coef(vector), self.fit_intercept)
         return out[1:] if self.binary else out
 
     # -- client side -------------------------------------------------------------

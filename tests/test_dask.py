@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.linalg
-from distributed import Client, LocalCluster, get_task_stream
+from distributed import get_task_stream
 
 from logreg import _blocks, _dask, _hessian, reference
 
@@ -29,15 +29,6 @@ PASS_TIMEOUT = 120  # seconds: no test may hang on a broken cluster
 # ---------------------------------------------------------------------------
 # fixtures: one cluster for the module, torn down at the end
 # ---------------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def client():
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      dashboard_address=None) as cluster:
-        with Client(cluster, set_as_default=False) as c:
-            c.wait_for_workers(2, timeout=60)
-            yield c
-
 
 @pytest.fixture(params=["sync", "cluster"])
 def scheduler(request):

@@ -61,3 +61,7 @@ COLLINEAR_PROBA_ATOL = 1e-6
 KERNEL_PATH_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 # loss_gradient_pairs (loss, gradient, pair products) against logreg.reference
 FUSED_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
+
+# ---- Dask (issue 6) ----
+# a Dask fit against the in-memory fit of the same data (different summation order)
+DASK_FIT_RTOL = 1e-10

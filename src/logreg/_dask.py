@@ -172,37 +172,28 @@ def _quiet(task):
 
 
 @_quiet
-def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads, ladder=None):
-    """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, flags, losses|None)``.
-
-    ``ladder = (base, direction, steps)`` adds the losses at ``base + t * direction``
-    from the same block while it is in memory (the line search's fallback rides
-    along with the trial step: no extra pass when the full step fails).
-    """
+def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
+    """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, flags)``."""
     y_codes, w = _block_inputs(y_codes, w)
     flags = _weight_flags(w)
     if flags:
-        return 0.0, None, None, 0.0, flags, None
+        return 0.0, None, None, 0.0, flags
     if hessian:
         threads = task_thread_budget() if n_threads is None else n_threads
         loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept, threads)
     else:
         (loss, grad), pairs = loss_gradient(X, y_codes, w, coef, fit_intercept), None
-    losses = None
-    if ladder is not None:
-        losses = _blocks.losses_along(X, y_codes, w, *ladder, fit_intercept)
     if not (np.isfinite(loss) and np.isfinite(grad).all()):
         flags |= _x_flags(X)
     sum_w = float(X.shape[0] if w is None else w.sum())
-    return loss, grad, pairs, sum_w, flags, losses
+    return loss, grad, pairs, sum_w, flags
 
 
 def _add_stats(a, b):
     if a[4] or b[4]:  # a block failed validation: only the flags matter now
-        return 0.0, None, None, 0.0, a[4] | b[4], None
+        return 0.0, None, None, 0.0, a[4] | b[4]
     pairs = None if a[2] is None else a[2] + b[2]
-    losses = None if a[5] is None else a[5] + b[5]
-    return a[0] + b[0], a[1] + b[1], pairs, a[3] + b[3], 0, losses
+    return a[0] + b[0], a[1] + b[1], pairs, a[3] + b[3], 0
 
 
 @_quiet
@@ -563,9 +554,6 @@ class DaskNewtonOracle:
         Total sample weight, known after the first ``stats`` pass.
     """
 
-    #: the trial pass also returns the line search's step ladder (see ``stats``)
-    fuses_ladder = True
-
     def __init__(self, data, *, fit_intercept=True, binary=False, scheduler=None,
                  n_threads=None,
                  hessian_budget_bytes=HESSIAN_BUDGET_BYTES, split_every=8, timeout=None):
@@ -653,29 +641,21 @@ class DaskNewtonOracle:
             ) from None
 
     # -- passes ----------------------------------------------------------------
-    def stats(self, coef, *, hessian=True, ladder=None):
+    def stats(self, coef, *, hessian=True):
         """One pass: ``(loss, grad, pairs)`` at ``coef``.
 
         ``grad`` is ``(k, p)``, ``pairs`` ``(K, P2)`` (None when
-        ``hessian=False``, the Newton-CG path).  With ``ladder = (base,
-        direction, steps)`` the same pass also returns, as a fourth element,
-        the losses at ``base + t * direction`` for each ``t`` in ``steps``
-        (``fuses_ladder``: a Newton iteration never needs more than two
-        passes).  Raises ``ValueError`` naming the problem when a block has
-        NaN/inf in ``X`` or bad weights.
+        ``hessian=False``, the Newton-CG path).  Raises ``ValueError`` naming
+        the problem when a block has NaN/inf in ``X`` or bad weights.
         """
         if hessian:
             self._check_budget()
         coef = dask.delayed(self._coef(coef), pure=False)
-        if ladder is not None:
-            base, direction, steps = ladder
-            ladder = dask.delayed((self._coef(base), self._coef(direction, "direction"),
-                                   np.asarray(steps, dtype=np.float64).ravel()), pure=False)
         task = dask.delayed(_stats_task, pure=False)
-        parts = [task(x, y, w, coef, self.fit_intercept, hessian, self.n_threads, ladder)
+        parts = [task(x, y, w, coef, self.fit_intercept, hessian, self.n_threads)
                  for x, y, w in zip(self._X, self._y, self._w)]
         total = tree_reduce(parts, _add_stats, self.split_every)
-        loss, grad, pairs, sum_w, flags, losses = self._compute(
+        loss, grad, pairs, sum_w, flags = self._compute(
             "stats" if hessian else "loss_gradient", total)
         _raise_for_flags(flags)
         if not self._validated:
@@ -683,8 +663,6 @@ class DaskNewtonOracle:
                 raise ValueError("sample_weight sums to zero: there is nothing to fit.")
             self._validated = True
         self.sum_weights = sum_w
-        if ladder is not None:
-            return loss, self._rows(grad), pairs, losses
         return loss, self._rows(grad), pairs
 
     def losses_along(self, coef, direction, steps):

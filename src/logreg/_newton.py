@@ -320,34 +320,21 @@ class NewtonSolver:
         The full step is tried first and verified with the statistics pass at
         ``coef + step`` -- the next iteration's pass, whose loss comes with
         it -- so a typical iteration makes ONE pass over the data.  When
-        Armijo fails there, the ladder ``t = 1/2 .. 1/256`` from ``coef`` gives
-        the largest acceptable ``t`` and the statistics pass is redone there.
-        Oracles whose passes are expensive (``fuses_ladder``: Dask) compute
-        that ladder inside the trial pass, so an iteration never takes more
-        than two passes; in memory it is a pass of its own, only when needed
-        (3 passes for that step).  A second ladder down to
-        ``2**-MAX_HALVINGS`` runs only when the first finds nothing.
+        Armijo fails there, one ``losses_along`` pass from ``coef`` evaluates
+        the ladder ``t = 1/2 .. 1/256`` and the statistics pass is redone at
+        the largest acceptable ``t`` (3 passes for that step; a second ladder
+        down to ``2**-MAX_HALVINGS`` only when the first finds nothing).
         Near the optimum the loss changes by less than its rounding error:
         such a step is accepted, and if it does not decrease the loss while
         the decrement is already tiny, the solve is finished.
         """
         trial = self.coef + self.step
-        first_ladder = 0.5 ** np.arange(1, 9)
-        fused = None
-        if self.oracle.fuses_ladder:   # the ladder rides along with the trial pass
-            *stats, fused = self.oracle.stats(trial, hessian=not self.hessian_free,
-                                              ladder=(self.coef, self.step, first_ladder))
-            stats = tuple(stats)
-        else:
-            stats = self.oracle.stats(trial, hessian=not self.hessian_free)
+        stats = self.oracle.stats(trial, hessian=not self.hessian_free)
         f_1 = self._objective(stats[0], trial)
         if self._acceptable(f_1, 1.0):
             return self._move(1.0, trial, f_1, stats)
-        for ladder in (first_ladder, 0.5 ** np.arange(9, MAX_HALVINGS + 1)):
-            if ladder is first_ladder and fused is not None:
-                losses = fused
-            else:
-                losses = self.oracle.losses_along(self.coef, self.step, ladder)
+        for ladder in (0.5 ** np.arange(1, 9), 0.5 ** np.arange(9, MAX_HALVINGS + 1)):
+            losses = self.oracle.losses_along(self.coef, self.step, ladder)
             f = np.array([self._objective(L, self.coef + t * self.step)
                           for L, t in zip(losses, ladder)])
             ok = self._acceptable(f, ladder)

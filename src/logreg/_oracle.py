@@ -63,10 +63,6 @@ class InMemoryOracle:
     fit_intercept, n_threads : as the estimator's
     """
 
-    #: in memory a pass is cheap: the step ladder is a pass of its own, made only
-    #: when the full step fails, rather than extra work in every trial pass
-    fuses_ladder = False
-
     def __init__(self, X, y, w, *, k, fit_intercept, n_threads):
         self.X, self.y, self.w = X, np.ascontiguousarray(y, dtype=np.intp), w
         self.n_classes = int(k)

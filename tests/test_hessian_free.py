@@ -7,7 +7,7 @@ import logreg
 from logreg import _oracle
 
 from ._fits import make_classification
-from .tolerances import assert_allclose_scaled
+from .tolerances import DEFAULT_TOL_COEF_RTOL, assert_allclose_scaled
 
 
 def _fit(monkeypatch, hessian_free, **params):
@@ -29,3 +29,17 @@ def test_hessian_free_reaches_the_exact_newton_optimum(monkeypatch, penalty):
         assert_allclose_scaled(free._inference_state_["hessian"],
                                exact._inference_state_["hessian"], 1e-7)
         assert free._inference_state_["hessian"] is not None
+
+
+@pytest.mark.parametrize("penalty", ["l2", None])
+def test_hessian_free_at_the_default_tol_is_as_accurate_as_exact_newton(monkeypatch, penalty):
+    """CG stops as soon as the next iterate should pass the convergence test
+    (``_cg_converged``); the test adds CG's error to the decrement, so loose
+    late solves cannot stop the fit early."""
+    tight = _fit(monkeypatch, False, penalty=penalty)      # exact Newton, tol=1e-10
+    X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
+    free = logreg.LogisticRegression(penalty=penalty).fit(X, y, sample_weight=w)
+    assert free.n_passes_ > free.n_iter_ + 2     # Hessian-vector passes were made
+    full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(free), full(tight), DEFAULT_TOL_COEF_RTOL)

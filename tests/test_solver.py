@@ -24,6 +24,7 @@ from .tolerances import (
     DEFAULT_TOL_COEF_RTOL,
     GD_REFERENCE_RTOL,
     INVARIANCE_RTOL,
+    KRONECKER_HESSIAN_RTOL,
     OBJECTIVE_SLACK,
     SKLEARN_COEF_RTOL,
     STATSMODELS_COEF_RTOL,
@@ -449,3 +450,24 @@ def test_gd_auto_step_descends_towards_the_newton_optimum():
     long = logreg.LogisticRegression(solver="gd", max_iter=5000, tol=1e-6).fit(X, y)
     assert long.n_iter_ < 5000
     np.testing.assert_allclose(long.coef_, newton.coef_, atol=1e-4)
+
+
+@pytest.mark.parametrize("k", [2, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_first_iteration_uses_the_exact_kronecker_hessian(k, fit_intercept):
+    """At zero slopes every row has the same probabilities: the first Hessian is
+    ``A (x) X~^T W X~`` from a Gram matrix, and must equal the pair-product Hessian."""
+    from logreg._newton import NewtonSolver, initial_coef
+    from logreg._oracle import InMemoryOracle
+
+    X, y, w = make_classification(n=500, d=6, k=k, seed=3, weighted=True)
+    oracle = InMemoryOracle(X, y, w, k=k, fit_intercept=fit_intercept, n_threads=1)
+    coef0 = initial_coef(y, w, oracle.k, oracle.p, binary=oracle.binary,
+                         fit_intercept=fit_intercept)
+    solver = NewtonSolver(oracle, C=2.0, tol=1e-8, max_iter=10)
+    solver.setup(coef0)
+    solver.evaluate()
+    assert oracle.pass_log == ["loss_gradient"]          # no pair products were made
+    exact = oracle.hessian(oracle.stats(coef0)[2]) * solver.scale
+    exact[np.diag_indices_from(exact)] += solver.l2 * solver.mask.ravel()
+    assert_allclose_scaled(solver.hessian, exact, KRONECKER_HESSIAN_RTOL)

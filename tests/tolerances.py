@@ -47,6 +47,10 @@ INVARIANCE_RTOL = 1e-8
 # Default-tol fit vs a fit at tol=1e-13: the "~1e-8 relative" promise.
 DEFAULT_TOL_COEF_RTOL = 3e-8
 
+# The first iteration's Kronecker-structured Hessian (a Gram matrix) vs the
+# pair-product Hessian at the same zero-slope coefficients: summation order only.
+KRONECKER_HESSIAN_RTOL = 1e-12
+
 # solver="gd" vs logreg.reference gradient descent: same arithmetic, different order.
 GD_REFERENCE_RTOL = 1e-9
 

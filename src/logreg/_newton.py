@@ -128,7 +128,12 @@ class NewtonSolver:
         self.hessian_free = bool(getattr(self.oracle, "prefers_hessian_free", False))
         self.preconditioner = None
         self.cg_iters = 0
-        self.stats = self.oracle.stats(self.coef, hessian=not self.hessian_free)
+        # zero slopes: every row has the same probabilities, and the Hessian is
+        # exactly Kronecker-structured -- no pair products needed (``gram``)
+        d = self.p - self.fit_intercept
+        self.kronecker_start = hasattr(self.oracle, "gram") and not np.any(self.coef[:, :d])
+        self.stats = self.oracle.stats(
+            self.coef, hessian=not (self.hessian_free or self.kronecker_start))
         S = float(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
@@ -145,18 +150,35 @@ class NewtonSolver:
         self.data_loss_value = L
         self.objective = self._objective(L, self.coef)
         self.gradient = self.scale * G + self.l2 * self.mask * self.coef
-        if self.pairs is None:          # Hessian-free iteration: see solve_step_cg
+        if self.pairs is None and self.kronecker_start:
+            self.kronecker_start = False
+            H = self._kronecker_hessian()
+        elif self.pairs is None:        # Hessian-free iteration: see solve_step_cg
             self.hessian = None
             return
-        if not np.all(np.isfinite(self.pairs)):
-            raise ValueError(
-                "The Hessian overflowed: X (or sample_weight) has entries so large that "
-                "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
-                "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
-        H = self.oracle.hessian(self.pairs)
+        else:
+            H = self._data_hessian()
         H *= self.scale
         H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
         self.hessian = H
+
+    def _data_hessian(self):
+        """The data-term Hessian from this iterate's ``pairs``."""
+        _check_finite_hessian(self.pairs)
+        return self.oracle.hessian(self.pairs)
+
+    def _kronecker_hessian(self):
+        """The data-term Hessian at zero slopes, ``A (x) X~^T W X~`` with ``A`` the
+        softmax curvature ``diag(pi) - pi pi^T`` shared by every row."""
+        c = self.coef[:, -1] if self.fit_intercept else np.zeros(self.k)
+        if self.binary:
+            pi = 1.0 / (1.0 + np.exp(-c[0]))
+            A = np.array([[pi * (1.0 - pi)]])
+        else:
+            pi = np.exp(c - c.max())
+            pi /= pi.sum()
+            A = np.diag(pi) - np.outer(pi, pi)
+        return np.kron(A, _check_finite_hessian(self.oracle.gram()))
 
     # -- 2. Newton step ------------------------------------------------------
     def _factor(self, H):
@@ -190,7 +212,11 @@ class NewtonSolver:
             self.evaluate()
         H = self._shift_free(self.hessian.copy())
         factor = self._factor(H)
+        if self.hessian_free and self.preconditioner is None:
+            # the exact (Kronecker) first Hessian preconditions the next CG solves
+            self._set_preconditioner(factor, H)
         self.damping = 0.0
+        self.decrement_error = 0.0
         if factor is None:
             # Levenberg-Marquardt damping on the diagonal (scale-free), growing until
             # the factorization is sound.  The warning is issued once, in finish().
@@ -215,11 +241,7 @@ class NewtonSolver:
         """A cheap SPD approximation of the penalized, shifted Hessian at ``coef``."""
         d = self.p - self.fit_intercept
         if self.preconditioner is None and not np.any(self.coef[:, :d]):
-            # zero slopes: all rows share pi, H = (diag(pi) - pi pi^T) (x) X~^T W X~ exactly
-            pi = np.exp(self.coef[:, -1] - self.coef[:, -1].max()) if self.fit_intercept \
-                else np.ones(self.k)
-            pi /= pi.sum()
-            H = np.kron(np.diag(pi) - np.outer(pi, pi), self.oracle.gram())
+            H = self._kronecker_hessian()   # exact at zero slopes
         else:
             H = self.oracle.subsample_hessian(self.coef)
         H *= self.scale
@@ -228,14 +250,18 @@ class NewtonSolver:
 
     def _refresh_preconditioner(self):
         H = self._approximate_hessian()
-        self.preconditioner = self._factor(H)
-        if self.preconditioner is not None:
+        self._set_preconditioner(self._factor(H), H)
+        return self.preconditioner is not None
+
+    def _set_preconditioner(self, factor, H):
+        """CG's preconditioner: ``factor`` of the shifted approximation ``H``."""
+        self.preconditioner = factor
+        if factor is not None:
             idx = np.arange(self.k)
             # the shift the operator uses along the flat directions: the same mu_a
             self.mu_free = {a: float(np.mean(np.diag(H)[a + self.p * idx]))
                             for a in self.free}
         self.cg_iters = 0
-        return self.preconditioner is not None
 
     def _operator(self, v):
         """``(scale H_data + l2 mask + N diag(mu) N^T) v`` from one Hessian-vector pass."""
@@ -245,6 +271,17 @@ class NewtonSolver:
         for a, mu in self.mu_free.items():
             out[:, a] += mu / self.k * V[:, a].sum()
         return out.ravel()
+
+    def _cg_converged(self, r, rz, rtol, b_norm):
+        """CG may stop: the superlinear forcing term ``|r| <= rtol |b|`` holds, or the
+        step already carries the next iterate through the convergence test.
+
+        After the step the gradient is about ``-r`` and the decrement about
+        ``r^T H^-1 r ~ r^T M^-1 r = rz``; solving further would be wasted products.
+        """
+        if np.linalg.norm(r) <= rtol * b_norm:
+            return True
+        return np.max(np.abs(r)) <= 0.5 * self.tol and 0.5 * rz <= 0.25 * self.tol**2
 
     def solve_step_cg(self):
         """Hessian-free Newton step by preconditioned CG; sets ``step``, ``decrement``,
@@ -270,18 +307,21 @@ class NewtonSolver:
             alpha = rz / curvature
             x += alpha * direction
             r -= alpha * Ad
-            if np.linalg.norm(r) <= rtol * b_norm:
-                break
             z = solve(r)
             rz, rz_old = r @ z, rz
+            if self._cg_converged(r, rz, rtol, b_norm):
+                break
             direction = z + (rz / rz_old) * direction
         self.cg_iters = it
         step = x.reshape(self.k, self.p)
         if self.free:
             step[:, self.free] -= step[:, self.free].mean(axis=0)
-        decrement = -float(b @ -step.ravel())
+        decrement = float(b @ step.ravel())
         if not decrement > 0 and self.grad_max > 0:
             return False
+        # CG's decrement b.x falls short of g^T H^-1 g by r^T H^-1 r ~ r^T M^-1 r:
+        # the convergence test adds it, so a loose solve cannot stop too early.
+        self.decrement_error = float(rz)
         self.step, self.decrement, self.damping = step, decrement, 0.0
         return True
 
@@ -293,7 +333,8 @@ class NewtonSolver:
         in the coefficients where the gradient alone does not (badly scaled
         features, nearly flat directions).
         """
-        return (self.grad_max <= self.tol) and (0.5 * self.decrement <= self.tol**2)
+        decrement = self.decrement + self.decrement_error
+        return (self.grad_max <= self.tol) and (0.5 * decrement <= self.tol**2)
 
     # -- 4. line search --------------------------------------------------------
     def _acceptable(self, f_t, t):
@@ -442,6 +483,16 @@ class NewtonSolver:
         if self.pairs is None:
             self.pairs = self.oracle.stats(self.coef)[2]
         return self.oracle.hessian(self.pairs)
+
+
+def _check_finite_hessian(a):
+    """``a`` (Hessian pairs or Gram matrix), or a ValueError naming the overflow."""
+    if not np.all(np.isfinite(a)):
+        raise ValueError(
+            "The Hessian overflowed: X (or sample_weight) has entries so large that "
+            "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
+            "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
+    return a
 
 
 def initial_coef(y, w, k, p, *, binary, fit_intercept):

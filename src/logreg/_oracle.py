@@ -108,16 +108,21 @@ class InMemoryOracle:
         X, w = self.X, self.w
         n, d = X.shape
         B = np.zeros((self.p, self.p))
-        for rows in _segments(n, d, SEGMENT_BYTES):
-            Xs = X[rows].astype(np.float64, copy=False)
-            Xw = Xs if w is None else Xs * w[rows, None]
-            B[:d, :d] += Xs.T @ Xw
-            if self.fit_intercept:
-                B[d, :d] += Xw.sum(axis=0)
+        with np.errstate(over="ignore", invalid="ignore"):   # the solver reports inf
+            for rows in _segments(n, d, SEGMENT_BYTES):
+                self._add_gram(B, X[rows], None if w is None else w[rows])
         if self.fit_intercept:
             B[:d, d] = B[d, :d]
             B[d, d] = self.sum_weights
         return B
+
+    def _add_gram(self, B, Xs, w):
+        d = Xs.shape[1]
+        Xs = Xs.astype(np.float64, copy=False)
+        Xw = Xs if w is None else Xs * w[:, None]
+        B[:d, :d] += Xs.T @ Xw
+        if self.fit_intercept:
+            B[d, :d] += Xw.sum(axis=0)
 
     def subsample_hessian(self, coef):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:

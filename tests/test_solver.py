@@ -471,3 +471,19 @@ def test_first_iteration_uses_the_exact_kronecker_hessian(k, fit_intercept):
     exact = oracle.hessian(oracle.stats(coef0)[2]) * solver.scale
     exact[np.diag_indices_from(exact)] += solver.l2 * solver.mask.ravel()
     assert_allclose_scaled(solver.hessian, exact, KRONECKER_HESSIAN_RTOL)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_oracle_gram_is_the_weighted_gram_matrix_over_chunks(monkeypatch, dtype, order,
+                                                             weighted):
+    from logreg import _oracle
+
+    monkeypatch.setattr(_oracle, "GRAM_CHUNK_ROWS", 1000)     # several chunks, one partial
+    X, y, w = make_classification(n=2500, d=6, k=3, seed=4, weighted=weighted, dtype=dtype)
+    X = np.asarray(X, order=order)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=3, fit_intercept=True, n_threads=2)
+    Xt = np.column_stack([X.astype(np.float64), np.ones(len(X))])
+    expected = Xt.T @ (Xt * (1.0 if w is None else w[:, None]))
+    assert_allclose_scaled(oracle.gram(), expected, KRONECKER_HESSIAN_RTOL)

@@ -194,12 +194,15 @@ class NewtonSolver:
 
     def _shift_free(self, H):
         """``H + N diag(mu) N^T`` over the flat directions (module docstring), in place."""
-        for a in self.free:
-            # mu_a: the mean curvature of column a over the classes, so the shift
-            # is as scale-free as H itself (features of any units).
-            idx = a + self.p * np.arange(self.k)
-            mu = np.mean(np.diag(H)[idx])
-            H[np.ix_(idx, idx)] += mu / self.k
+        if not self.free:
+            return H
+        free = np.asarray(self.free)
+        # mu_a: the mean curvature of column a over the classes, so the shift
+        # is as scale-free as H itself (features of any units).
+        mu = np.diag(H).reshape(self.k, self.p)[:, free].mean(axis=0)
+        # H[(i, a), (j, a)] += mu_a / k for all classes i, j and free columns a
+        # (every H here is a fresh C-contiguous array: the reshape is a view)
+        H.reshape(self.k, self.p, self.k, self.p)[:, free, :, free] += (mu / self.k)[:, None, None]
         return H
 
     def solve_step(self):

@@ -19,15 +19,15 @@ follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 Memory: nothing of size ``n x k`` is kept between passes and nothing of size
 ``n x d`` is ever made.  ``stats`` is one call of the fused kernel (per-thread
 row-block buffers only); ``losses_along`` and ``hessian_vector_product``
-(``logreg._blocks``) work on cache-sized sub-blocks; ``gram`` on segments of
-about ``SEGMENT_BYTES``.
+(``logreg._blocks``) work on cache-sized sub-blocks; ``gram`` is the kernel
+over chunks of ``GRAM_CHUNK_ROWS`` rows.
 """
 import numpy as np
 
 from . import _blocks, _kernel, _loss
 
-# Bytes of a float64 segment of X (rows x d) that ``gram`` converts / weights at once.
-SEGMENT_BYTES = 8 << 20
+# Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
+GRAM_CHUNK_ROWS = 1 << 16
 # Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
 # each): a Newton-CG iteration costs about six products plus a gradient.
@@ -43,11 +43,6 @@ HESSIAN_FREE_MIN_FLOPS = 1e8
 # a 1/SUBSAMPLE share of the rows, but at least SUBSAMPLE_MIN_PER_COORD * k p.
 SUBSAMPLE = 8
 SUBSAMPLE_MIN_PER_COORD = 8
-
-
-def _segments(n, width, nbytes):
-    step = max(1024, nbytes // (8 * max(width, 1)))
-    return [slice(s, min(s + step, n)) for s in range(0, n, step)]
 
 
 class InMemoryOracle:
@@ -104,25 +99,22 @@ class InMemoryOracle:
 
     def gram(self):
         """``X~^T W X~`` ``(p, p)``, ``X~ = [X, 1]``: the Hessian's Kronecker factor at
-        coefficients with zero slopes (every row has the same probabilities)."""
-        X, w = self.X, self.w
-        n, d = X.shape
-        B = np.zeros((self.p, self.p))
-        with np.errstate(over="ignore", invalid="ignore"):   # the solver reports inf
-            for rows in _segments(n, d, SEGMENT_BYTES):
-                self._add_gram(B, X[rows], None if w is None else w[rows])
-        if self.fit_intercept:
-            B[:d, d] = B[d, :d]
-            B[d, d] = self.sum_weights
-        return B
+        coefficients with zero slopes (every row has the same probabilities).
 
-    def _add_gram(self, B, Xs, w):
-        d = Xs.shape[1]
-        Xs = Xs.astype(np.float64, copy=False)
-        Xw = Xs if w is None else Xs * w[:, None]
-        B[:d, :d] += Xs.T @ Xw
-        if self.fit_intercept:
-            B[d, :d] += Xw.sum(axis=0)
+        The kernel's pair product with probabilities (1, 1): one threaded pass,
+        2x faster than NumPy's ``X.T @ X`` by segments at (1e5, 20), over row
+        chunks that share one small buffer of ones.
+        """
+        n = self.X.shape[0]
+        ones = np.ones((min(n, GRAM_CHUNK_ROWS), 2))
+        total = np.zeros((1, self.p * (self.p + 1) // 2))
+        with np.errstate(over="ignore", invalid="ignore"):   # the solver reports inf
+            for start in range(0, n, GRAM_CHUNK_ROWS):
+                rows = slice(start, min(start + GRAM_CHUNK_ROWS, n))
+                w = None if self.w is None else self.w[rows]
+                total += _kernel.pair_products(self.X[rows], ones[:rows.stop - start], w,
+                                               self.fit_intercept, self.n_threads)
+        return _loss.hessian_from_pairs(total, 1, self.p, True)
 
     def subsample_hessian(self, coef):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:

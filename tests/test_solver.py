@@ -161,7 +161,7 @@ def test_history_records_each_iterate_and_quadratic_convergence():
     assert len(hist) == clf.n_iter_ + 1
     assert [h["iteration"] for h in hist] == list(range(clf.n_iter_ + 1))
     assert set(hist[0]) == {"iteration", "objective", "grad_max", "decrement", "step_size",
-                            "damping", "seconds", "passes"}
+                            "damping", "seconds", "passes", "hessian"}
     objective_values = [h["objective"] for h in hist]
     assert all(b <= a + 1e-15 for a, b in zip(objective_values, objective_values[1:]))
     assert hist[-1]["grad_max"] <= clf.tol and hist[-1]["step_size"] == 0.0
@@ -356,8 +356,10 @@ def test_constant_column_without_penalty_is_damped_not_crashed():
 def test_badly_scaled_features_converge():
     X, y, _ = make_classification(n=400, d=3, k=3, seed=33)
     scales = np.array([1e-4, 1.0, 1e4])
-    clf = logreg.LogisticRegression(C=np.inf).fit(X * scales, y)
-    base = logreg.LogisticRegression(C=np.inf).fit(X, y)
+    # tol well below the 1e-9 compared: Newton is affine invariant, but the two
+    # fits stop at different iterates (the gradient is not scale-free)
+    clf = logreg.LogisticRegression(C=np.inf, tol=1e-11).fit(X * scales, y)
+    base = logreg.LogisticRegression(C=np.inf, tol=1e-11).fit(X, y)
     np.testing.assert_allclose(clf.coef_ * scales, base.coef_, rtol=1e-7)
     np.testing.assert_allclose(clf.predict_proba(X * scales), base.predict_proba(X),
                                rtol=0, atol=1e-9)
@@ -487,3 +489,22 @@ def test_oracle_gram_is_the_weighted_gram_matrix_over_chunks(monkeypatch, dtype,
     Xt = np.column_stack([X.astype(np.float64), np.ones(len(X))])
     expected = Xt.T @ (Xt * (1.0 if w is None else w[:, None]))
     assert_allclose_scaled(oracle.gram(), expected, KRONECKER_HESSIAN_RTOL)
+
+
+@pytest.mark.parametrize("k, penalty", [(4, "l2"), (4, None), (2, "l2")])
+def test_far_from_the_optimum_steps_use_a_subsampled_hessian_and_finish_exact(
+        monkeypatch, k, penalty):
+    from logreg import _newton
+
+    X, y, w = make_classification(n=20_000, d=5, k=k, seed=9, weighted=True)
+    clf = logreg.LogisticRegression(penalty=penalty).fit(X, y, sample_weight=w)
+    kinds = [h["hessian"] for h in clf.history_]
+    assert kinds[0] == "kronecker" and "subsample" in kinds, kinds
+    assert kinds[-1] == "exact" and kinds[-2] == "exact", kinds   # quadratic finish
+    objective_values = [h["objective"] for h in clf.history_]
+    assert all(b <= a for a, b in zip(objective_values, objective_values[1:]))
+    monkeypatch.setattr(_newton, "SUBSAMPLED_DECREMENT", np.inf)      # exact throughout
+    exact = logreg.LogisticRegression(penalty=penalty, tol=1e-12).fit(X, y, sample_weight=w)
+    assert "subsample" not in [h["hessian"] for h in exact.history_]
+    full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(clf), full(exact), DEFAULT_TOL_COEF_RTOL)

@@ -95,7 +95,10 @@ class LogisticRegression:
         decrement), ``step_size`` taken from it, ``damping`` of the Newton
         system (0 when none was needed), ``seconds`` since the start and
         ``passes`` over the data spent reaching this iterate (1 when the full
-        Newton step held; 3 after a backtracking line search).
+        Newton step held; 3 after a backtracking line search), and ``hessian``,
+        where the step's curvature came from: ``"exact"``, ``"kronecker"``
+        (exact, at the zero-slope start), ``"subsample"`` (a row subsample, far
+        from the optimum) or ``"cg"`` (Hessian-free conjugate gradients).
     n_passes_ : int or None
         Passes over the data the Newton fit made in all (None for "gd").
     learning_rate_ : float, only for solver="gd"

@@ -116,12 +116,18 @@ class InMemoryOracle:
                                                self.fit_intercept, self.n_threads)
         return _loss.hessian_from_pairs(total, 1, self.p, True)
 
+    @property
+    def subsample_stride(self):
+        """m of ``subsample_hessian``: 1/SUBSAMPLE of the rows, but at least
+        SUBSAMPLE_MIN_PER_COORD rows per coefficient (m = 1: no subsample)."""
+        n = self.X.shape[0]
+        return max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))
+
     def subsample_hessian(self, coef):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:
         a cheap approximation for preconditioning (no pass over all of X)."""
 
-        n = self.X.shape[0]
-        m = max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))
+        m = self.subsample_stride
         # a copy of 1/m of the rows (the kernel wants a C-contiguous weight
         # vector and reads strided row views slowly)
         Xs = np.ascontiguousarray(self.X[::m])

@@ -33,6 +33,8 @@ TARGETS = {
     "seed": (20_000, 50, 10, 15.0),
     "threads": 1.7,
 }
+# side of the square dgemm that measures the machine's peak BLAS rate
+PEAK_DGEMM_SIZE = 2000
 # design section 6: each shape at least as fast as one dsyrk per class pair
 GRID = [
     (1_000_000, 8, 3),
@@ -200,6 +202,18 @@ def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
         )
     rows.append(_row("Hessian kernel vs the seed's NumPy Hessian (logreg.reference)", (n, d, k),
                      f"{t_ours * 1e3:.2f} ms", f"{t_ref * 1e3:.1f} ms", t_ref / t_ours, target))
+    # ... and how close that run is to the machine's limit: the useful rate next to
+    # a large square dgemm (the best rate BLAS reaches here, same threads)
+    K = k * (k - 1) // 2
+    A = np.random.default_rng(5).standard_normal((PEAK_DGEMM_SIZE, PEAK_DGEMM_SIZE))
+    with _blas_limit(T):
+        (t_gemm,) = _best_interleaved([lambda: A @ A], max(2, repeats // 2))
+    gf_seed_shape = n * d * d * K / t_ours / 1e9
+    gf_peak = 2 * PEAK_DGEMM_SIZE**3 / t_gemm / 1e9
+    rows.append(_row("  same shape: useful GF/s vs a large square dgemm (machine peak)",
+                     (n, d, k), f"{gf_seed_shape:.1f} GF/s", f"{gf_peak:.1f} GF/s",
+                     gf_seed_shape / gf_peak, None,
+                     f"15x the seed needs {15 * gf_seed_shape * t_ours / t_ref:.0f} GF/s"))
 
     # 4. thread scaling 1 -> T of logreg.hessian, on the compute-bound and the narrow shape
     target = TARGETS["threads"]

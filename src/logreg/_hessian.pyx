@@ -351,13 +351,29 @@ cdef object _aligned_empty(Py_ssize_t n_doubles):
     return raw[off:off + n_doubles]
 
 
+ctypedef void (*segment_fn)(const void*, Py_ssize_t, Py_ssize_t, double*,
+                            double*) noexcept nogil
+
+
+cdef void _pairs_segment(const void* W, Py_ssize_t start, Py_ssize_t stop, double* scratch,
+                         double* out) noexcept nogil:
+    _segment(<const Work*>W, start, stop, scratch, out)
+
+
 cdef object _run(Work* W, bounds, int n_threads, Py_ssize_t n_out):
-    """Segments in parallel, then the fixed-order reduction; returns the n_out totals."""
+    """The pair-product / fused segments: see ``_run_segments``."""
+    return _run_segments(_pairs_segment, W, _layout(W), bounds, n_threads, n_out)
+
+
+cdef object _run_segments(segment_fn fn, const void* W, Py_ssize_t ss, bounds, int n_threads,
+                          Py_ssize_t n_out):
+    """Segments in parallel (``fn`` writes a segment's n_out results; ``ss``
+    doubles of scratch per thread), then the fixed-order reduction; returns the
+    n_out totals."""
     cdef Py_ssize_t n_seg = len(bounds) - 1
     cdef int T = max(1, min(n_threads, n_seg))
     cdef Py_ssize_t ld_out = _rup(n_out, 8)
     cdef Py_ssize_t n_buf = min(n_seg, max(T, BUFFER_BUDGET // ld_out))
-    cdef Py_ssize_t ss = _layout(W)
     cdef Py_ssize_t[::1] seg = np.asarray(bounds, dtype=np.intp)
     cdef double[::1] scratch = _aligned_empty(T * ss)
     cdef double[::1] buf = _aligned_empty(n_buf * ld_out)
@@ -376,8 +392,7 @@ cdef object _run(Work* W, bounds, int n_threads, Py_ssize_t n_out):
             with parallel(num_threads=T):
                 tid = threadid()
                 for i in prange(cnt, schedule="dynamic", chunksize=1):
-                    _segment(W, seg[first + i], seg[first + i + 1], sp + tid * ss,
-                             bp + i * ld_out)
+                    fn(W, seg[first + i], seg[first + i + 1], sp + tid * ss, bp + i * ld_out)
             # ((total + s_first) + s_first+1) + ...: the same sum for any T
             for e in prange(n_out, num_threads=T, schedule="static"):
                 t = tp[e]

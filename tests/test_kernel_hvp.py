@@ -1,0 +1,197 @@
+"""The fused Hessian-vector product kernel.
+
+``_kernel.hessian_vector_product`` is checked against the NumPy per-block
+pass (``_blocks.hessian_vector_product``) and against the dense ``H @ v`` of
+the pair-product Hessian.  Every layout of X the
+kernel reads differently (float64 C / F in place, float32, strided, reversed
+rows) and bit-identity across thread counts.
+"""
+import numpy as np
+import pytest
+
+from logreg import _blocks, _hessian, _kernel, _loss
+
+from .tolerances import (
+    HVP_RTOL,
+    assert_allclose_scaled,
+    rtol_for,
+)
+
+THREADS = (1, 2, 3, 8)
+
+
+def _problem(n, d, k, seed=0, weights=False, fit_intercept=True, scale=0.5):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, d))
+    p = d + fit_intercept
+    coef = scale * rng.standard_normal((k, p))
+    vector = rng.standard_normal((k, p))
+    y = rng.integers(0, k, n).astype(np.intp)
+    w = None
+    if weights:
+        w = rng.uniform(0.0, 2.0, n)
+        w[::5] = 0.0
+    return X, y, w, coef, vector
+
+
+def _layouts(X):
+    """Views of the same values the kernel reads in different ways."""
+    n, d = X.shape
+    wide = np.zeros((n, 2 * d))
+    wide[:, ::2] = X
+    ro = X.copy()
+    ro.setflags(write=False)
+    rev = np.ascontiguousarray(X[::-1])[::-1]              # negative row stride
+    padded = np.zeros((n, d + 3))
+    padded[:, :d] = X
+    F_rows = np.asfortranarray(np.repeat(X, 2, axis=0))[::2]   # F order, row stride 16
+    return {
+        "C": X,
+        "F": np.asfortranarray(X),
+        "F_columns": np.asfortranarray(padded)[:, :d],      # F, columns in place
+        "C_rows": padded[:, :d],                            # C, leading dimension d + 3
+        "strided_columns": wide[:, ::2],
+        "F_strided_rows": F_rows,
+        "reversed": rev,
+        "read_only": ro,
+    }
+
+
+def _dense_hv(X, w, coef, vector, fit_intercept):
+    """H(coef) @ vector from the full pair-product Hessian (float64 X)."""
+    k, p = coef.shape
+    X = np.asarray(X, dtype=np.float64)
+    P = _loss.softmax(_loss.linear_predictor(X, coef, fit_intercept))
+    pairs = _kernel.pair_products(X, np.ascontiguousarray(P), w, fit_intercept, 2)
+    H = _loss.hessian_from_pairs(pairs, k, p, False)
+    return (H @ vector.ravel()).reshape(k, p)
+
+
+def _hv(X, w, coef, vector, fit_intercept, n_threads=2, route=None):
+    if route is None:
+        return _kernel.hessian_vector_product(X, w, coef, vector, fit_intercept, n_threads)
+    with _kernel.single_threaded_blas():
+        return _hessian.hessian_vector_product(X, w, coef, vector, fit_intercept, n_threads,
+                                               route=route)
+
+
+@pytest.fixture(params=["default", "small_blocks"])
+def blocks(request, monkeypatch):
+    """The shape-derived blocks, or 64-row blocks (many blocks and segments for small n)."""
+    if request.param == "small_blocks":
+        monkeypatch.setitem(_hessian._BLOCK_PASS, "bytes", 0)
+        assert _hessian._block_plan(1000, 5, 3, 6)[0] < 80
+    return request.param
+
+
+ROUTES = [None, "simd", "gemm"]     # the plan's choice; both products by loops / by dgemm
+
+
+@pytest.mark.parametrize("n,d,k", [(1, 3, 3), (7, 4, 2), (300, 5, 3), (1003, 12, 4),
+                                   (2500, 60, 10), (700, 6, 30)])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("route", ROUTES)
+def test_hvp_matches_numpy_and_dense(blocks, n, d, k, fit_intercept, weights, route):
+    X, _, w, coef, vector = _problem(n, d, k, seed=n + d + k, weights=weights,
+                                     fit_intercept=fit_intercept)
+    rtol = rtol_for(np.float64, HVP_RTOL)
+    numpy_hv = _blocks.hessian_vector_product(X, w, coef, vector, fit_intercept)
+    dense_hv = _dense_hv(X, w, coef, vector, fit_intercept)
+    assert_allclose_scaled(numpy_hv, dense_hv, rtol, err_msg="the two oracles")
+    for name, Xl in _layouts(X).items():
+        got = _hv(Xl, w, coef, vector, fit_intercept, route=route)
+        assert got.shape == (k, d + fit_intercept)
+        assert_allclose_scaled(got, numpy_hv, rtol, err_msg=f"{name} vs _blocks")
+        assert_allclose_scaled(got, dense_hv, rtol, err_msg=f"{name} vs dense")
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("route", ROUTES)
+def test_hvp_float32(blocks, fit_intercept, route):
+    X64, _, w, coef, vector = _problem(3000, 40, 6, seed=11, weights=True,
+                                       fit_intercept=fit_intercept)
+    X32 = X64.astype(np.float32)
+    # against the float32 values themselves: float64 rounding only
+    exact = _blocks.hessian_vector_product(X32.astype(np.float64), w, coef, vector,
+                                           fit_intercept)
+    # against the float64 data the float32 copy was rounded from
+    dense64 = _dense_hv(X64, w, coef, vector, fit_intercept)
+    for name, Xl in [("C", X32), ("F", np.asfortranarray(X32)),
+                     ("strided", np.repeat(X32, 2, axis=1)[:, ::2])]:
+        got = _hv(Xl, w, coef, vector, fit_intercept, route=route)
+        assert_allclose_scaled(got, exact, rtol_for(np.float64, HVP_RTOL), err_msg=name)
+        assert_allclose_scaled(got, dense64, rtol_for(np.float32, HVP_RTOL), err_msg=name)
+
+
+def test_hvp_binary_rows():
+    """Binary problems pass the two softmax rows [0, beta]: H v is the binary one in row 1."""
+    rng = np.random.default_rng(5)
+    n, d = 2000, 7
+    X = rng.standard_normal((n, d))
+    w = rng.uniform(0.0, 2.0, n)
+    beta, u = rng.standard_normal(d + 1), rng.standard_normal(d + 1)
+    coef = np.vstack([np.zeros(d + 1), beta])
+    vector = np.vstack([np.zeros(d + 1), u])
+    got = _hv(X, w, coef, vector, True)
+    Xr = np.hstack([X, np.ones((n, 1))])
+    p1 = 1.0 / (1.0 + np.exp(-Xr @ beta))
+    binary = Xr.T @ (w * p1 * (1 - p1) * (Xr @ u))
+    rtol = rtol_for(np.float64, HVP_RTOL)
+    assert_allclose_scaled(got[1], binary, rtol)
+    assert_allclose_scaled(got[0], -binary, rtol)        # rows sum to zero
+    assert_allclose_scaled(got, _blocks.hessian_vector_product(X, w, coef, vector, True), rtol)
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_hvp_zero_weights_and_extreme_logits(route):
+    X, _, w, coef, vector = _problem(900, 5, 4, seed=2, weights=True)
+    assert np.array_equal(_hv(X, np.zeros(900), coef, vector, True, route=route),
+                          np.zeros((4, 6)))
+    big = 400.0 * coef                      # saturated probabilities: finite, matches NumPy
+    got = _hv(X, w, big, vector, True, route=route)
+    assert np.all(np.isfinite(got))
+    assert_allclose_scaled(got, _blocks.hessian_vector_product(X, w, big, vector, True),
+                           rtol_for(np.float64, HVP_RTOL))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided_columns", "float32"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_hvp_bit_identical_across_threads(blocks, layout, route):
+    X, _, w, coef, vector = _problem(9000, 20, 5, seed=3, weights=True)
+    Xl = X.astype(np.float32) if layout == "float32" else _layouts(X)[layout]
+    assert len(_hessian._block_plan(9000, 21, 5, 10)[3]) > 3     # several segments
+    runs = [_hv(Xl, w, coef, vector, True, n_threads=t, route=route) for t in THREADS]
+    for got in runs[1:]:
+        assert np.array_equal(got, runs[0])
+
+
+def _levels():
+    best = _hessian._set_simd_level(None)
+    order = ["baseline", "avx2", "avx512"]
+    return order[: order.index(best) + 1] if best in order else [best]
+
+
+@pytest.mark.parametrize("level", _levels())
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_instruction_set(level, route):
+    """The loops of every instruction set (and the plan each one makes)."""
+    X, y, w, coef, vector = _problem(2100, 13, 6, seed=12, weights=True)
+    X32 = X.astype(np.float32)
+    expected = _blocks.hessian_vector_product(X, w, coef, vector, True)
+    try:
+        assert _hessian._set_simd_level(level) == level
+        rtol = rtol_for(np.float64, HVP_RTOL)
+        assert_allclose_scaled(_hv(X, w, coef, vector, True, route=route), expected, rtol)
+        assert_allclose_scaled(_hv(X32, w, coef, vector, True, route=route),
+                               _blocks.hessian_vector_product(X32, w, coef, vector, True), rtol)
+    finally:
+        _hessian._set_simd_level(None)
+
+
+def test_hvp_rejects_mismatched_shapes():
+    X, _, _, coef, vector = _problem(10, 3, 3)
+    with pytest.raises(ValueError):
+        _hv(X, None, coef, vector[:, :-1], True)
+    with pytest.raises(ValueError):
+        _hv(X, None, coef, vector, False)

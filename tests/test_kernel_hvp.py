@@ -9,7 +9,7 @@ rows) and bit-identity across thread counts.
 import numpy as np
 import pytest
 
-from logreg import _blocks, _hessian, _kernel, _loss
+from logreg import _blocks, _hessian, _kernel, _loss, _oracle
 
 from .tolerances import (
     HVP_RTOL,
@@ -195,3 +195,24 @@ def test_hvp_rejects_mismatched_shapes():
         _hv(X, None, coef, vector[:, :-1], True)
     with pytest.raises(ValueError):
         _hv(X, None, coef, vector, False)
+
+
+def test_oracle_uses_the_kernel(monkeypatch):
+    X, y, w, coef, vector = _problem(1500, 6, 4, seed=9, weights=True)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=4, fit_intercept=True, n_threads=2)
+    expected = _blocks.hessian_vector_product(X, w, coef, vector, True)
+    calls = []
+    real = _kernel.hessian_vector_product
+    monkeypatch.setattr(_kernel, "hessian_vector_product",
+                        lambda *a: calls.append(1) or real(*a))
+    got = oracle.hessian_vector_product(coef, vector)
+    assert calls and oracle.pass_log[-1] == "hvp"
+    assert_allclose_scaled(got, expected, rtol_for(np.float64, HVP_RTOL))
+    # binary: one row in, one row out, the positive class's
+    yb = (y % 2).astype(np.intp)
+    ob = _oracle.InMemoryOracle(X, yb, w, k=2, fit_intercept=True, n_threads=2)
+    hv = ob.hessian_vector_product(coef[1:2], vector[1:2])
+    full = _blocks.hessian_vector_product(X, w, np.vstack([np.zeros(7), coef[1]]),
+                                          np.vstack([np.zeros(7), vector[1]]), True)
+    assert hv.shape == (1, 7)
+    assert_allclose_scaled(hv, full[1:], rtol_for(np.float64, HVP_RTOL))

@@ -1,8 +1,9 @@
-"""The fused Hessian-vector product kernel.
+"""The fused Hessian-vector product kernel and the block loss + gradient pass.
 
 ``_kernel.hessian_vector_product`` is checked against the NumPy per-block
 pass (``_blocks.hessian_vector_product``) and against the dense ``H @ v`` of
-the pair-product Hessian.  Every layout of X the
+the pair-product Hessian; the block route of ``loss_gradient_pairs(...,
+with_pairs=False)`` against the fused loops it replaced.  Every layout of X the
 kernel reads differently (float64 C / F in place, float32, strided, reversed
 rows) and bit-identity across thread counts.
 """
@@ -13,6 +14,7 @@ from logreg import _blocks, _hessian, _kernel, _loss, _oracle
 
 from .tolerances import (
     HVP_RTOL,
+    LOSS_GRAD_ROUTE_RTOL,
     assert_allclose_scaled,
     rtol_for,
 )
@@ -179,14 +181,19 @@ def test_every_instruction_set(level, route):
     X, y, w, coef, vector = _problem(2100, 13, 6, seed=12, weights=True)
     X32 = X.astype(np.float32)
     expected = _blocks.hessian_vector_product(X, w, coef, vector, True)
+    loss0, grad0 = _lg(X, y, w, coef, True, "simd")
     try:
         assert _hessian._set_simd_level(level) == level
         rtol = rtol_for(np.float64, HVP_RTOL)
         assert_allclose_scaled(_hv(X, w, coef, vector, True, route=route), expected, rtol)
         assert_allclose_scaled(_hv(X32, w, coef, vector, True, route=route),
                                _blocks.hessian_vector_product(X32, w, coef, vector, True), rtol)
+        loss1, grad1 = _lg(X, y, w, coef, True, "gemm" if route == "gemm" else "blocks")
     finally:
         _hessian._set_simd_level(None)
+    rtol = rtol_for(np.float64, LOSS_GRAD_ROUTE_RTOL)
+    assert loss1 == pytest.approx(loss0, rel=rtol)
+    assert_allclose_scaled(grad1, grad0, rtol)
 
 
 def test_hvp_rejects_mismatched_shapes():
@@ -216,3 +223,64 @@ def test_oracle_uses_the_kernel(monkeypatch):
                                           np.vstack([np.zeros(7), vector[1]]), True)
     assert hv.shape == (1, 7)
     assert_allclose_scaled(hv, full[1:], rtol_for(np.float64, HVP_RTOL))
+
+
+# --------------------------------------------- loss + gradient, block pass
+
+LG_PATHS = ["blocks", "gemm"]       # the block pass as planned; with both products by dgemm
+
+
+def _lg(X, y, w, coef, fit_intercept, path, n_threads=2):
+    loss, grad, pairs = _kernel.loss_gradient_pairs(X, y, w, coef, fit_intercept, n_threads,
+                                                    with_pairs=False, path=path)
+    assert pairs is None
+    return loss, grad
+
+
+@pytest.mark.parametrize("n,d,k", [(1, 3, 3), (300, 5, 3), (1003, 12, 4), (2500, 60, 10),
+                                   (700, 6, 30), (500, 9, 2)])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weights", [False, True])
+def test_loss_gradient_blocks_match_fused_loops(blocks, n, d, k, fit_intercept, weights):
+    X, y, w, coef, _ = _problem(n, d, k, seed=n + k, weights=weights,
+                                fit_intercept=fit_intercept)
+    layouts = dict(_layouts(X), float32=X.astype(np.float32),
+                   float32_F=np.asfortranarray(X.astype(np.float32)))
+    for name, Xl in layouts.items():
+        rtol = rtol_for(Xl.dtype, LOSS_GRAD_ROUTE_RTOL)
+        loss0, grad0 = _lg(Xl, y, w, coef, fit_intercept, "simd")      # the fused loops
+        for path in LG_PATHS + [None]:
+            loss1, grad1 = _lg(Xl, y, w, coef, fit_intercept, path)
+            assert loss1 == pytest.approx(loss0, rel=rtol), (name, path)
+            assert_allclose_scaled(grad1, grad0, rtol, err_msg=f"{name} {path}")
+
+
+@pytest.mark.parametrize("path", LG_PATHS)
+def test_loss_gradient_blocks_extreme_logits(path):
+    X, y, w, coef, _ = _problem(800, 4, 3, seed=4, weights=True)
+    big = 500.0 * coef
+    loss0, grad0 = _lg(X, y, w, big, True, "simd")
+    loss1, grad1 = _lg(X, y, w, big, True, path)
+    rtol = rtol_for(np.float64, LOSS_GRAD_ROUTE_RTOL)
+    assert np.isfinite(loss1) and loss1 == pytest.approx(loss0, rel=rtol)
+    assert_allclose_scaled(grad1, grad0, rtol)
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "strided_columns", "float32"])
+@pytest.mark.parametrize("path", LG_PATHS)
+def test_loss_gradient_blocks_bit_identical_across_threads(blocks, layout, path):
+    X, y, w, coef, _ = _problem(9000, 20, 5, seed=8, weights=True)
+    Xl = X.astype(np.float32) if layout == "float32" else _layouts(X)[layout]
+    runs = [_lg(Xl, y, w, coef, True, path, n_threads=t) for t in THREADS]
+    for loss, grad in runs[1:]:
+        assert loss == runs[0][0]
+        assert np.array_equal(grad, runs[0][1])
+
+
+def test_loss_gradient_route_rule():
+    route = _hessian._loss_gradient_route
+    for shape in [(50_000, 101, 10), (100_000, 21, 5), (1000, 6, 3), (20_000, 3, 2)]:
+        assert route(*shape) == "blocks"
+    assert route(50_000, 101, 10, "simd") == "fused"
+    assert route(50_000, 101, 10, "gemm") == "gemm"
+    assert route(100, 0, 3) == "fused"

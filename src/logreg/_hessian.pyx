@@ -35,6 +35,11 @@ private buffers; the segment results are added to the total in segment order
 (``((0 + s0) + s1) + ...`` for every entry).  The result is therefore
 bit-for-bit the same for any thread count.
 
+Hessian-vector products (Hessian-free Newton) and the loss + gradient pass
+without pairs use a *block pass* of their own (``hessian_vector_product``,
+``_block_plan``): per row block the logits of the stacked coefficient rows,
+softmax and residual ``R``, then ``R^T X_b``; same segments and reduction.
+
 The kernel trusts its inputs: validation lives in ``logreg._kernel`` and
 ``logreg._validation``.
 """

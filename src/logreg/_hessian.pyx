@@ -583,6 +583,8 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
 
 cdef object _block_pass(BWork* W, Py_ssize_t n, int n_threads, route):
     """Run a block pass over n rows; returns the (k p + 1) totals."""
+    if W.p >= 2 ** 31 or W.m >= 2 ** 31:
+        raise ValueError("p and the number of coefficient rows must be below 2**31 (BLAS ints).")
     W.block, W.loop_logits, W.loop_acc, bounds = _block_plan(n, W.p, W.k, W.m, route)
     return _run_segments(_block_segment, W, _block_layout(W), bounds, n_threads, W.k * W.p + 1)
 

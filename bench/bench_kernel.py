@@ -9,6 +9,9 @@ One group per shape ``(n, d, k)``; members:
 * ``dsyrk``       -- ``scipy.linalg.blas.dsyrk`` on the n x d operand (one product)
 * ``sklearn``     -- ``LinearModelLoss(HalfMultinomialLoss).gradient_hessian``
 
+and one ``hvp`` group per shape of ``HVP_GRID``: the Hessian-vector product
+kernel (all threads, one thread) against the NumPy per-block pass.
+
 ``extra_info`` records useful GF/s (``n p^2 K / t`` for logreg and the
 reference, ``n p^2 / t`` for dsyrk), threads, the kernel's route and SIMD level.
 
@@ -22,7 +25,7 @@ import numpy as np
 import pytest
 
 import logreg
-from logreg import _hessian, _kernel, reference
+from logreg import _blocks, _hessian, _kernel, reference
 from logreg._bench import GRID as DESIGN_GRID
 
 # design section 6's grid, plus the narrow and the seed targets of issue 4
@@ -143,3 +146,56 @@ def test_sklearn(benchmark, shape, smoke, n_threads, blas_threads):
     p = d + 1
     _record(benchmark, (n, d, k), n * p * p * k * (k - 1) // 2, n_threads,
             blas_threads=n_threads, fit_intercept=True)
+
+
+# ---- Hessian-vector products (Hessian-free Newton-CG) ----
+# One group per shape: the block kernel ``_kernel.hessian_vector_product`` with all
+# threads and with one, against the NumPy per-block pass it replaced in the
+# in-memory oracle (``_blocks.hessian_vector_product``, BLAS with the same threads).
+HVP_GRID = [(50_000, 100, 10), (100_000, 20, 5)]
+
+
+def _hvp_record(benchmark, shape, n_threads, **info):
+    n, d, k = shape
+    p = d + 1
+    block, loop_logits, loop_acc, _ = _hessian._block_plan(n, p, k, 2 * k)
+    benchmark.extra_info.update(
+        n=n, d=d, k=k, n_threads=n_threads, simd=_hessian.simd_level(), block=block,
+        logits="loops" if loop_logits else "dgemm", rtx="loops" if loop_acc else "dgemm",
+        **info,
+    )
+    stats = getattr(benchmark, "stats", None)
+    if stats is not None:       # logits of [coef; vector] (2k rows) + R^T X: 6 n p k flops
+        benchmark.extra_info["gflops"] = round(6 * n * p * k / stats.stats.min / 1e9, 2)
+
+
+def _hvp_args(benchmark, shape, smoke):
+    (n, d, k), (X, _, _, coef) = _data(shape, smoke)
+    vector = np.random.default_rng(1).standard_normal(coef.shape)
+    # the group must be set before the benchmark runs to take effect
+    benchmark.group = f"hvp n={n} d={d} k={k}"
+    return (n, d, k), X, coef, vector
+
+
+@pytest.mark.parametrize("shape", HVP_GRID, ids=_id)
+def test_hvp_kernel(benchmark, shape, smoke, n_threads):
+    shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
+    hv = benchmark(_kernel.hessian_vector_product, X, None, coef, vector, True, n_threads)
+    assert np.all(np.isfinite(hv))
+    _hvp_record(benchmark, shape, n_threads)
+
+
+@pytest.mark.parametrize("shape", HVP_GRID, ids=_id)
+def test_hvp_kernel_1thread(benchmark, shape, smoke):
+    shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
+    benchmark(_kernel.hessian_vector_product, X, None, coef, vector, True, 1)
+    _hvp_record(benchmark, shape, 1)
+
+
+@pytest.mark.parametrize("shape", HVP_GRID, ids=_id)
+def test_hvp_numpy(benchmark, shape, smoke, n_threads, blas_threads):
+    shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
+    with blas_threads(n_threads):
+        hv = benchmark(_blocks.hessian_vector_product, X, None, coef, vector, True)
+    assert np.all(np.isfinite(hv))
+    _hvp_record(benchmark, shape, n_threads, blas_threads=n_threads, baseline=True)

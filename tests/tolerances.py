@@ -69,3 +69,14 @@ FUSED_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 # ---- Dask (issue 6) ----
 # a Dask fit against the in-memory fit of the same data (different summation order)
 DASK_FIT_RTOL = 1e-10
+
+# ---- the block passes: Hessian-vector product, loss + gradient ----
+# _kernel.hessian_vector_product against the NumPy _blocks.hessian_vector_product
+# and against the dense H @ v (pair products -> hessian_from_pairs), relative to
+# max |H v|.  float32 X is widened exactly, so against the float32 values the
+# float64 entry applies; the float32 entry is against the float64 data the
+# float32 copy was rounded from (X rounding ~6e-8, amplified by the logits).
+HVP_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+# loss + gradient through the block pass against the fused loops, same X
+# (both read float32 X exactly: only float64 summation order differs)
+LOSS_GRAD_ROUTE_RTOL = {np.dtype(np.float32): 1e-12, np.dtype(np.float64): 1e-12}

@@ -1,9 +1,11 @@
-"""Per-row-block data passes in NumPy, shared by the in-memory and the Dask oracles.
+"""Per-row-block data passes in NumPy.
 
-What the fused kernel (``logreg._hessian.loss_gradient_pairs``) does not
-cover: the losses along a ladder of step sizes (line search) and
-Hessian-vector products (Hessian-free Newton).  Both read X in cache-sized
-sub-blocks, class-major, so nothing of size ``n x k`` or ``n x d`` is made.
+The losses along a ladder of step sizes (line search), used by the in-memory
+and the Dask oracles, and Hessian-vector products (Hessian-free Newton), used
+by the Dask oracle and as the NumPy oracle of the kernel's
+``_kernel.hessian_vector_product`` in the tests (the in-memory oracle calls
+the kernel).  Both read X in cache-sized sub-blocks, class-major, so nothing
+of size ``n x k`` or ``n x d`` is made.
 """
 import numpy as np
 

@@ -2,6 +2,8 @@
 import threading
 from contextlib import contextmanager
 
+import numpy as np
+
 from . import _hessian
 from ._validation import (
     check_n_threads,
@@ -69,6 +71,23 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
         return _hessian.loss_gradient_pairs(
             X, y_codes, sample_weight, coef, bool(fit_intercept), n_threads,
             with_pairs=with_pairs, path=path,
+        )
+
+
+def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_threads):
+    """``H(coef) @ vector`` ``(k, p)`` in one pass over X, from validated inputs.
+
+    The contract of ``logreg._blocks.hessian_vector_product`` plus ``n_threads``
+    (see ``_hessian.hessian_vector_product``): ``X`` float32/float64 in any
+    order (never copied), ``sample_weight`` None or C-ordered float64,
+    ``coef`` and ``vector`` (k, p) float64 softmax rows (binary: ``[0, beta]``).
+    Bit-for-bit the same for any ``n_threads``.
+    """
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    vector = np.ascontiguousarray(vector, dtype=np.float64)
+    with single_threaded_blas():
+        return _hessian.hessian_vector_product(
+            X, sample_weight, coef, vector, bool(fit_intercept), n_threads
         )
 
 

@@ -18,9 +18,9 @@ follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 
 Memory: nothing of size ``n x k`` is kept between passes and nothing of size
 ``n x d`` is ever made.  ``stats`` is one call of the fused kernel (per-thread
-row-block buffers only); ``losses_along`` and ``hessian_vector_product``
-(``logreg._blocks``) work on cache-sized sub-blocks; ``gram`` is the kernel
-over chunks of ``GRAM_CHUNK_ROWS`` rows.
+row-block buffers only), and so is ``hessian_vector_product`` (the block
+pass of ``_kernel``); ``losses_along`` (``logreg._blocks``) works on cache-sized
+sub-blocks; ``gram`` is the kernel over chunks of ``GRAM_CHUNK_ROWS`` rows.
 """
 import numpy as np
 
@@ -157,8 +157,10 @@ class InMemoryOracle:
         ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)``, ``s_n = V x_n``.
         """
         self._count("hvp")
-        out = _blocks.hessian_vector_product(self.X, self.w, self._softmax_coef(coef),
-                                             self._softmax_coef(vector), self.fit_intercept)
+        # one pass of the block kernel (per-thread row blocks, no n x k temporaries)
+        out = _kernel.hessian_vector_product(self.X, self.w, self._softmax_coef(coef),
+                                             self._softmax_coef(vector), self.fit_intercept,
+                                             self.n_threads)
         return out[1:] if self.binary else out
 
     # -- client side -------------------------------------------------------------

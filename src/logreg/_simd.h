@@ -41,6 +41,11 @@ typedef struct {
     void (*sqrt_row)(const double*, Py_ssize_t, double*);
     void (*lane_sum)(const double*, Py_ssize_t, double*);
     int (*all_finite)(const char*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, int);
+    void (*hvp_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*);
+    void (*lg_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t*,
+                        const double*, double*);
+    void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                   const double*, double*);
 } lr_kernels;
 
 #if (defined(__GNUC__) || defined(__clang__)) && (SIZE_MAX > 0xffffffffu)

@@ -333,6 +333,110 @@ static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
     STORE(loss_lanes, loss);
 }
 
+/* ------------------------------------------- the dgemm passes (elementwise) */
+
+/* The middle of a dgemm block pass: eta holds m rows of b logits (class-major,
+   eta[j * b + r]) that a dgemm wrote.  Rows nr..b are never touched; rows past
+   the data (up to nr) must hold finite values and weight zero. */
+
+/* Hessian-vector product: rows 0..k-1 are the logits of coef, rows k..2k-1
+   s = V x of the direction.  On return rows 0..k-1 hold the probabilities p
+   and rows k..2k-1 the residual R_i = w p_i (s_i - sum_j p_j s_j). */
+static void LR_FN(hvp_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k,
+                                const double* wv)
+{
+    Py_ssize_t r, i;
+    for (r = 0; r < nr; r += LR_L) {
+        VD m = LOAD(eta + r);
+        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
+        VD s = SPLAT(0.0);
+        for (i = 0; i < k; i++) {
+            VD e = LR_FN(vexp)(LOAD(eta + i * b + r) - m);
+            s += e;
+            STORE(eta + i * b + r, e);
+        }
+        VD inv = 1.0 / s;
+        VD t = SPLAT(0.0);
+        for (i = 0; i < k; i++) {
+            VD pr = LOAD(eta + i * b + r) * inv;
+            VD q = pr * LOAD(eta + (k + i) * b + r);
+            t += q;
+            STORE(eta + i * b + r, pr);
+            STORE(eta + (k + i) * b + r, q);
+        }
+        VD w = LOAD(wv + r);
+        for (i = 0; i < k; i++)
+            STORE(eta + (k + i) * b + r,
+                  w * (LOAD(eta + (k + i) * b + r) - LOAD(eta + i * b + r) * t));
+    }
+}
+
+/* Loss and gradient: rows 0..k-1 are the logits; on return they hold the
+   residual R_i = w (p_i - onehot(y)_i); loss lanes += w (logsumexp - eta_y).
+   The same arithmetic as ``forward``. */
+static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k,
+                               const int64_t* yv, const double* wv, double* loss_lanes)
+{
+    Py_ssize_t r, i;
+    VD loss = LOAD(loss_lanes);
+    for (r = 0; r < nr; r += LR_L) {
+        VD m = LOAD(eta + r);
+        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
+        VD s = SPLAT(0.0);
+        VD zy = SPLAT(0.0);
+        VI y = LR_FN(loadi)(yv + r);
+        for (i = 0; i < k; i++) {
+            VD z = LOAD(eta + i * b + r) - m;
+            VD e = LR_FN(vexp)(z);
+            zy += z * LR_FN(onehot)(y, i);
+            s += e;
+            STORE(eta + i * b + r, e);
+        }
+        VD w = LOAD(wv + r);
+        VD inv = 1.0 / s;
+        loss += w * (LR_FN(vlog)(s) - zy);
+        for (i = 0; i < k; i++) {
+            VD pr = LOAD(eta + i * b + r) * inv;
+            STORE(eta + i * b + r, w * (pr - LR_FN(onehot)(y, i)));
+        }
+    }
+    STORE(loss_lanes, loss);
+}
+
+/* eta (m x b, class-major) = C (m x p, row-major) times the block xT, the
+   first nr rows: the logits loop of ``forward`` (four rows of C share the
+   loads of xT), the alternative to a dgemm for narrow blocks */
+static void LR_FN(logits)(const double* xT, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t p,
+                          Py_ssize_t m, const double* C, double* eta)
+{
+    Py_ssize_t r, i, a;
+    for (i = 0; i + 4 <= m; i += 4) {
+        const double* c0 = C + i * p;
+        for (r = 0; r < nr; r += LR_L) {
+            VD e0 = SPLAT(0.0), e1 = e0, e2 = e0, e3 = e0;
+            for (a = 0; a < p; a++) {
+                VD x = LOAD(xT + a * b + r);
+                e0 += x * c0[a];
+                e1 += x * c0[p + a];
+                e2 += x * c0[2 * p + a];
+                e3 += x * c0[3 * p + a];
+            }
+            STORE(eta + i * b + r, e0);
+            STORE(eta + (i + 1) * b + r, e1);
+            STORE(eta + (i + 2) * b + r, e2);
+            STORE(eta + (i + 3) * b + r, e3);
+        }
+    }
+    for (; i < m; i++) {
+        const double* c0 = C + i * p;
+        for (r = 0; r < nr; r += LR_L) {
+            VD e0 = SPLAT(0.0);
+            for (a = 0; a < p; a++) e0 += LOAD(xT + a * b + r) * c0[a];
+            STORE(eta + i * b + r, e0);
+        }
+    }
+}
+
 /* ----------------------------------------------------------- the products */
 
 /* One register tile: C[q0 + jq][e0 + ie] (lanes) += sum_r V[q0 + jq][r] u_{e0 + ie}[r]
@@ -522,6 +626,9 @@ static const lr_kernels LR_FN(kernels) = {
     LR_FN(sqrt_row),
     LR_FN(lane_sum),
     LR_FN(all_finite),
+    LR_FN(hvp_residual),
+    LR_FN(lg_residual),
+    LR_FN(logits),
 };
 
 #undef VD

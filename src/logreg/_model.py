@@ -15,6 +15,7 @@ from scipy.special import expit
 
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
+from ._kernel import single_threaded_blas
 from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
 from ._oracle import InMemoryOracle
 from ._validation import (
@@ -250,7 +251,11 @@ class LogisticRegression:
                                     n_threads=check_n_threads(self.n_threads))
             solver = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose)
-            result = solver.solve(coef0)
+            # BLAS on one thread for the whole solve: OpenBLAS's worker threads
+            # spin after each call and slowed the kernel's next OpenMP pass 1.5-5x
+            # (2 cores); the solver's own BLAS work (Cholesky) is small
+            with single_threaded_blas():
+                result = solver.solve(coef0)
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
             hessian, data_loss = result.data_hessian, result.data_loss

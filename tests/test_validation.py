@@ -162,3 +162,24 @@ def test_bad_inputs_never_crash_the_interpreter():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
+
+
+@pytest.mark.parametrize("y", [
+    np.random.default_rng(0).integers(0, 5, 10_000),
+    np.random.default_rng(1).integers(-3, 40, 1000).astype(np.int8),
+    np.array([-128, 127, 0], dtype=np.int8),                      # range wider than int8
+    np.array([True, False, True]),
+    np.array([2**64 - 1, 2**64 - 5, 2**64 - 1], dtype=np.uint64),
+    np.array([-2**63, -2**63 + 3, -2**63], dtype=np.int64),
+    np.array([7, 7, 7], dtype=np.int32),
+    np.array([0, 10**12, 5]),                                       # too wide: np.unique
+], ids=lambda y: str(y.dtype))
+def test_integer_labels_are_encoded_like_np_unique(y):
+    from logreg._validation import check_y_labels
+
+    classes, codes = check_y_labels(y, len(y))
+    expected_classes, expected_codes = np.unique(y, return_inverse=True)
+    assert classes.dtype == expected_classes.dtype
+    np.testing.assert_array_equal(classes, expected_classes)
+    np.testing.assert_array_equal(codes, expected_codes.ravel())
+    assert codes.dtype == np.intp

@@ -125,16 +125,17 @@ class InMemoryOracle:
 
     def subsample_hessian(self, coef):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:
-        a cheap approximation for preconditioning (no pass over all of X)."""
+        a cheap approximation for far-from-optimum steps and for preconditioning
+        (no pass over all of X)."""
 
         m = self.subsample_stride
-        # a copy of 1/m of the rows (the kernel wants a C-contiguous weight
-        # vector and reads strided row views slowly)
+        # copies of 1/m of the rows (the kernel reads strided row views slowly);
+        # the fused kernel makes the probabilities and the pair products in one go
         Xs = np.ascontiguousarray(self.X[::m])
+        ys = np.ascontiguousarray(self.y[::m])
         w = None if self.w is None else np.ascontiguousarray(self.w[::m])
-        eta = _loss.linear_predictor(Xs, self._softmax_coef(coef), self.fit_intercept)
-        P = _loss.softmax(eta)
-        pairs = _kernel.pair_products(Xs, P, w, self.fit_intercept, self.n_threads)
+        _, _, pairs = _kernel.loss_gradient_pairs(Xs, ys, w, self._softmax_coef(coef),
+                                                  self.fit_intercept, self.n_threads)
         S_sub = float(Xs.shape[0] if w is None else w.sum())
         if S_sub > 0:
             pairs *= self.sum_weights / S_sub

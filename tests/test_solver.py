@@ -25,6 +25,7 @@ from .tolerances import (
     GD_REFERENCE_RTOL,
     INVARIANCE_RTOL,
     KRONECKER_HESSIAN_RTOL,
+    KRONECKER_SOLVE_RTOL,
     OBJECTIVE_SLACK,
     SKLEARN_COEF_RTOL,
     STATSMODELS_COEF_RTOL,
@@ -456,9 +457,12 @@ def test_gd_auto_step_descends_towards_the_newton_optimum():
 
 @pytest.mark.parametrize("k", [2, 4])
 @pytest.mark.parametrize("fit_intercept", [True, False])
-def test_first_iteration_uses_the_exact_kronecker_hessian(k, fit_intercept):
-    """At zero slopes every row has the same probabilities: the first Hessian is
-    ``A (x) X~^T W X~`` from a Gram matrix, and must equal the pair-product Hessian."""
+@pytest.mark.parametrize("C", [2.0, np.inf])
+def test_first_iteration_solves_the_exact_system_through_its_kronecker_structure(
+        k, fit_intercept, C):
+    """At zero slopes every row has the same probabilities: the Hessian is
+    ``A (x) X~^T W X~``, and the shifted, penalized Newton system solved block by
+    block (``KroneckerNewtonSystem``) must be the dense system from pair products."""
     from logreg._newton import NewtonSolver, initial_coef
     from logreg._oracle import InMemoryOracle
 
@@ -466,13 +470,34 @@ def test_first_iteration_uses_the_exact_kronecker_hessian(k, fit_intercept):
     oracle = InMemoryOracle(X, y, w, k=k, fit_intercept=fit_intercept, n_threads=1)
     coef0 = initial_coef(y, w, oracle.k, oracle.p, binary=oracle.binary,
                          fit_intercept=fit_intercept)
-    solver = NewtonSolver(oracle, C=2.0, tol=1e-8, max_iter=10)
+    solver = NewtonSolver(oracle, C=C, tol=1e-8, max_iter=10)
     solver.setup(coef0)
     solver.evaluate()
     assert oracle.pass_log == ["loss_gradient"]          # no pair products were made
-    exact = oracle.hessian(oracle.stats(coef0)[2]) * solver.scale
-    exact[np.diag_indices_from(exact)] += solver.l2 * solver.mask.ravel()
-    assert_allclose_scaled(solver.hessian, exact, KRONECKER_HESSIAN_RTOL)
+    system = solver.kronecker
+    H = oracle.hessian(oracle.stats(coef0)[2]) * solver.scale
+    H[np.diag_indices_from(H)] += solver.l2 * solver.mask.ravel()
+    H = solver._shift_free(H)
+    assert system.mu.keys() == solver.shift_mu.keys()
+    assert_allclose_scaled(list(system.mu.values()), list(solver.shift_mu.values()),
+                           KRONECKER_HESSIAN_RTOL)
+    r = np.random.default_rng(0).standard_normal(H.shape[0])
+    assert_allclose_scaled(system.solve(r), np.linalg.solve(H, r), KRONECKER_SOLVE_RTOL)
+
+
+def test_collinear_columns_at_the_start_take_the_dense_damped_route():
+    from logreg._newton import NewtonSolver, initial_coef
+    from logreg._oracle import InMemoryOracle
+
+    X, y, _ = make_classification(n=400, d=3, k=3, seed=5)
+    X = np.column_stack([X, X[:, 0]])               # a duplicated column: B is singular
+    oracle = InMemoryOracle(X, y, None, k=3, fit_intercept=True, n_threads=1)
+    solver = NewtonSolver(oracle, C=np.inf, tol=1e-8, max_iter=10)
+    solver.setup(initial_coef(y, None, 3, 5, binary=False, fit_intercept=True))
+    solver.evaluate()
+    assert solver.kronecker is None and solver.hessian is not None
+    solver.solve_step()
+    assert solver.damping > 0 and np.all(np.isfinite(solver.step))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

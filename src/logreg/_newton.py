@@ -44,6 +44,7 @@ import scipy.linalg
 
 from . import _loss
 from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularHessianWarning
+from ._kronecker import KroneckerNewtonSystem
 
 EPS = np.finfo(np.float64).eps
 
@@ -140,6 +141,7 @@ class NewtonSolver:
         # exactly Kronecker-structured -- no pair products needed (``gram``)
         d = self.p - self.fit_intercept
         self.kronecker_start = hasattr(self.oracle, "gram") and not np.any(self.coef[:, :d])
+        self.gram = None
         self.subsampled = False     # this iterate's Hessian comes from a row subsample
         self.stats = self.oracle.stats(
             self.coef, hessian=not (self.hessian_free or self.kronecker_start))
@@ -159,9 +161,15 @@ class NewtonSolver:
         self.data_loss_value = L
         self.objective = self._objective(L, self.coef)
         self.gradient = self.scale * G + self.l2 * self.mask * self.coef
+        self.kronecker = None
         if self.pairs is None and self.kronecker_start:
             self.kronecker_start = False
-            self.hessian_kind, H = "kronecker", self._kronecker_hessian()
+            self.hessian_kind = "kronecker"
+            self.kronecker = self._kronecker_system()
+            if self.kronecker is not None:   # solve_step uses its structure
+                self.hessian = None
+                return
+            H = self._kronecker_hessian()   # singular blocks: dense and damped
         elif self.pairs is None and self.subsampled:
             self.hessian_kind = "subsample"
             H = _check_finite_hessian(self.oracle.subsample_hessian(self.coef))
@@ -179,9 +187,10 @@ class NewtonSolver:
         _check_finite_hessian(self.pairs)
         return self.oracle.hessian(self.pairs)
 
-    def _kronecker_hessian(self):
-        """The data-term Hessian at zero slopes, ``A (x) X~^T W X~`` with ``A`` the
-        softmax curvature ``diag(pi) - pi pi^T`` shared by every row."""
+    def _kronecker_factors(self):
+        """``(A, B)`` of the data-term Hessian at zero slopes, ``A (x) B``: ``A`` the
+        softmax curvature ``diag(pi) - pi pi^T`` shared by every row, ``B`` the Gram
+        matrix ``X~^T W X~`` (computed once)."""
         c = self.coef[:, -1] if self.fit_intercept else np.zeros(self.k)
         if self.binary:
             pi = 1.0 / (1.0 + np.exp(-c[0]))
@@ -190,7 +199,24 @@ class NewtonSolver:
             pi = np.exp(c - c.max())
             pi /= pi.sum()
             A = np.diag(pi) - np.outer(pi, pi)
-        return np.kron(A, _check_finite_hessian(self.oracle.gram()))
+        if self.gram is None:
+            self.gram = _check_finite_hessian(self.oracle.gram())
+        return A, self.gram
+
+    def _kronecker_hessian(self):
+        """The dense data-term Hessian at zero slopes (``_kronecker_factors``)."""
+        return np.kron(*self._kronecker_factors())
+
+    def _kronecker_system(self):
+        """The shifted, penalized Newton system at zero slopes, factorized through its
+        Kronecker structure; None when a block is singular."""
+        A, B = self._kronecker_factors()
+        try:
+            return KroneckerNewtonSystem(A, B, scale=self.scale, l2=self.l2,
+                                         penalized_columns=self.mask[0], free=self.free,
+                                         pivot_rtol=PIVOT_RTOL)
+        except np.linalg.LinAlgError:
+            return None
 
     # -- 2. Newton step ------------------------------------------------------
     def _factor(self, H):
@@ -206,12 +232,14 @@ class NewtonSolver:
 
     def _shift_free(self, H):
         """``H + N diag(mu) N^T`` over the flat directions (module docstring), in place."""
+        self.shift_mu = {}
         if not self.free:
             return H
         free = np.asarray(self.free)
         # mu_a: the mean curvature of column a over the classes, so the shift
         # is as scale-free as H itself (features of any units).
         mu = np.diag(H).reshape(self.k, self.p)[:, free].mean(axis=0)
+        self.shift_mu = dict(zip(self.free, mu.tolist()))
         # H[(i, a), (j, a)] += mu_a / k for all classes i, j and free columns a
         # (every H here is a fresh C-contiguous array: the reshape is a view)
         H.reshape(self.k, self.p, self.k, self.p)[:, free, :, free] += (mu / self.k)[:, None, None]
@@ -219,6 +247,12 @@ class NewtonSolver:
 
     def solve_step(self):
         """Sets ``step`` (layout of coef), ``decrement`` (= -g.step) and ``damping``."""
+        if self.kronecker is not None:
+            self.damping = self.decrement_error = 0.0
+            if self.hessian_free:       # it preconditions the next CG solves too
+                self._set_preconditioner(self.kronecker, self.kronecker.mu)
+            self._set_step(-self.kronecker.solve(self.gradient.ravel()))
+            return
         if self.hessian is None and self.solve_step_cg():
             return
         if self.hessian is None:        # CG failed: back to exact Newton for good
@@ -227,9 +261,6 @@ class NewtonSolver:
             self.evaluate()
         H = self._shift_free(self.hessian.copy())
         factor = self._factor(H)
-        if self.hessian_free and self.preconditioner is None:
-            # the exact (Kronecker) first Hessian preconditions the next CG solves
-            self._set_preconditioner(factor, H)
         self.damping = 0.0
         self.decrement_error = 0.0
         if factor is None:
@@ -245,7 +276,11 @@ class NewtonSolver:
                 raise FloatingPointError("the damped Hessian could not be factorized")
             self.damping = delta
             self.damped.append(len(self.history))
-        step = -scipy.linalg.cho_solve(factor, self.gradient.ravel(), check_finite=False)
+        self._set_step(-scipy.linalg.cho_solve(factor, self.gradient.ravel(),
+                                               check_finite=False))
+
+    def _set_step(self, step):
+        """Sets ``step`` (from the flat solution vector) and ``decrement``."""
         step = step.reshape(self.k, self.p)
         if self.free:   # remove rounding drift along the flat directions
             step[:, self.free] -= step[:, self.free].mean(axis=0)
@@ -265,17 +300,17 @@ class NewtonSolver:
 
     def _refresh_preconditioner(self):
         H = self._approximate_hessian()
-        self._set_preconditioner(self._factor(H), H)
+        factor = self._factor(H)
+        self._set_preconditioner(None if factor is None else _CholeskySolve(factor),
+                                 self.shift_mu)
         return self.preconditioner is not None
 
-    def _set_preconditioner(self, factor, H):
-        """CG's preconditioner: ``factor`` of the shifted approximation ``H``."""
-        self.preconditioner = factor
-        if factor is not None:
-            idx = np.arange(self.k)
-            # the shift the operator uses along the flat directions: the same mu_a
-            self.mu_free = {a: float(np.mean(np.diag(H)[a + self.p * idx]))
-                            for a in self.free}
+    def _set_preconditioner(self, system, mu):
+        """CG's preconditioner: ``system.solve(r)`` applies the inverse of an
+        approximation shifted by ``mu`` along the flat directions -- the shift
+        the operator uses too."""
+        self.preconditioner = system
+        self.mu_free = mu
         self.cg_iters = 0
 
     def _operator(self, v):
@@ -305,8 +340,7 @@ class NewtonSolver:
                 not self._refresh_preconditioner():
             return False
         b = -self.gradient.ravel()
-        solve = lambda r: scipy.linalg.cho_solve(self.preconditioner, r,  # noqa: E731
-                                                 check_finite=False)
+        solve = self.preconditioner.solve
         rtol = min(CG_RTOL_MAX, max(CG_RTOL_MIN, np.sqrt(self.grad_max)))
         b_norm = np.linalg.norm(b)
         x = np.zeros_like(b)
@@ -509,6 +543,17 @@ class NewtonSolver:
         if self.pairs is None:
             self.pairs = self.oracle.stats(self.coef)[2]
         return self.oracle.hessian(self.pairs)
+
+
+class _CholeskySolve:
+    """``H^-1 r`` from a Cholesky factor of ``H`` (a preconditioner, like
+    ``KroneckerNewtonSystem``)."""
+
+    def __init__(self, factor):
+        self.factor = factor
+
+    def solve(self, r):
+        return scipy.linalg.cho_solve(self.factor, r, check_finite=False)
 
 
 def _check_finite_hessian(a):

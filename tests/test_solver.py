@@ -533,3 +533,16 @@ def test_far_from_the_optimum_steps_use_a_subsampled_hessian_and_finish_exact(
     assert "subsample" not in [h["hessian"] for h in exact.history_]
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
     assert_allclose_scaled(full(clf), full(exact), DEFAULT_TOL_COEF_RTOL)
+
+
+def test_a_loose_tol_on_a_finite_optimum_is_not_taken_for_separation():
+    """At tol=1e-4 the last Newton step can exceed 1e-4 of the coefficients; what
+    tells separation apart is that its steps do not shrink."""
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((200_000, 32))
+    y = np.argmax(X @ (0.5 * rng.standard_normal((32, 5))) + rng.gumbel(size=(200_000, 5)),
+                  axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = logreg.LogisticRegression(penalty=None, tol=1e-4).fit(X, y)
+    assert clf._inference_state_["converged"] is True

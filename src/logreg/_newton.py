@@ -60,6 +60,9 @@ LOSS_NOISE = 16 * EPS
 # Unpenalized fits: a Newton step still this large (relative to the
 # coefficients) at the end means the optimum lies at infinity (separation).
 SEPARATION_STEP_RTOL = 1e-4
+# ... and at least this fraction of the step before it (under separation Newton's
+# steps keep a constant size; towards a finite optimum they shrink quadratically).
+SEPARATION_STEP_RATIO = 0.25
 
 # Far from the optimum (half the last Newton decrement above SUBSAMPLED_DECREMENT)
 # the exact Hessian buys little: the step is damped or overshoots anyway.  There
@@ -464,6 +467,7 @@ class NewtonSolver:
             # passes spent reaching this iterate's statistics (1 when the full step held)
             self.iter_passes = self.oracle.n_passes - self.passes_seen
             self.passes_seen = self.oracle.n_passes
+            self.previous_step_size = np.max(np.abs(self.step)) if iteration else 0.0
             self.solve_step()
             is_converged = self.converged()
             stop = is_converged or iteration == self.max_iter
@@ -496,10 +500,13 @@ class NewtonSolver:
         coef = self.coef.copy()
         if self.free:
             coef[:, self.free] -= coef[:, self.free].mean(axis=0)
-        # Converged in gradient and decrement, yet Newton still wants a sizeable step:
-        # the objective is flat towards infinity.
+        # Converged in gradient and decrement, yet Newton still wants a sizeable step,
+        # and no smaller than the last one: the objective is flat towards infinity
+        # (at a finite optimum the steps shrink quadratically, however loose tol is).
+        step_size = np.max(np.abs(self.step))
         separation = is_converged and not self.penalized and (
-            np.max(np.abs(self.step)) > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef))))
+            step_size > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef)))
+            and step_size > SEPARATION_STEP_RATIO * self.previous_step_size)
         if self.damped:
             warnings.warn(
                 f"The Hessian was singular or nearly singular at {len(self.damped)} of "

@@ -97,6 +97,12 @@ cdef extern from "_simd.h" nogil:
                             const double*, double*) noexcept nogil
         void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                        const double*, double*) noexcept nogil
+        void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil
+        void (*hvp_residual_p)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                               const double*) noexcept nogil
+        void (*store_proba)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+        void (*load_proba)(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                           double*) noexcept nogil
     int lr_best_level()
     int lr_clamp_level(int level)
     const char* lr_level_name(int level)
@@ -493,8 +499,10 @@ cdef struct BWork:
     const double* C            # m x p row-major: [coef; vector] (hvp) or coef
     const int64_t* y           # labels (loss + gradient) or NULL
     const double* w            # n weights or NULL
+    float* proba               # hvp: n x k float32 probabilities of coef, or NULL
     Py_ssize_t p, k, m, block
     bint hvp
+    bint fill                  # hvp with proba: write it (else read it)
     bint loop_logits, loop_acc
     const lr_kernels* kern
     Py_ssize_t o_w, o_y, o_eta, o_loss, o_G
@@ -510,6 +518,26 @@ cdef Py_ssize_t _block_layout(BWork* W) noexcept nogil:
     W.o_loss = o; o += 8
     W.o_G = o; o += (_rup(W.k * W.p * 8, 8) if W.loop_acc else 0)
     return _rup(o + 8, 8)
+
+
+cdef inline void _logits(const BWork* W, const double* xT, Py_ssize_t nr, const double* C,
+                         Py_ssize_t m, double* eta) noexcept nogil:
+    """eta (nr x m, class-major, ld block) = xT C^T for m rows of C (m x p row-major)."""
+    cdef int gm, gn, gk, lda, ldb, ldc
+    cdef double one = 1.0, zero = 0.0
+    cdef char* N_ = b"N"
+    if W.loop_logits:
+        W.kern.logits(xT, W.block, nr, W.p, m, C, eta)
+    else:
+        # C^T is column-major (p x m)
+        gm = <int>nr
+        gn = <int>m
+        gk = <int>W.p
+        lda = <int>W.block
+        ldb = <int>W.p
+        ldc = <int>W.block
+        dgemm(N_, N_, &gm, &gn, &gk, &one, <double*>xT, &lda, <double*>C, &ldb, &zero,
+              eta, &ldc)
 
 
 cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
@@ -528,7 +556,7 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
     cdef double* R = eta + (k * b if W.hvp else 0)
     cdef Py_ssize_t r0, bn, nr, j
     cdef int gm, gn, gk, lda, ldb, ldc
-    cdef double one = 1.0, zero = 0.0
+    cdef double one = 1.0
     cdef char* T_ = b"T"
     cdef char* N_ = b"N"
 
@@ -544,25 +572,30 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
         # data are zero (weight zero), the intercept's row of ones is row d
         kern.load_x(&W.X, r0, bn, nr, b, xT)
         kern.load_w(W.w, r0, bn, nr, wv)
-        # logits (nr x m, class-major, ld b) = xT C^T; C^T is column-major (p x m)
-        if W.loop_logits:
-            kern.logits(xT, b, nr, p, m, W.C, eta)
+        if W.proba != NULL:
+            # probabilities of coef (rows 0..k-1): computed and rounded into
+            # the cache, or read from it; then s = V x (rows k..2k-1).  The
+            # logits of coef and of V are separate products of k rows, so a
+            # product that fills the cache and one that reads it are the same
+            # arithmetic.
+            if W.fill:
+                _logits(W, xT, nr, W.C, k, eta)
+                kern.softmax(eta, b, nr, k)
+                kern.store_proba(eta, b, bn, k, W.proba + r0 * k)
+            else:
+                kern.load_proba(W.proba + r0 * k, b, bn, nr, k, eta)
+            _logits(W, xT, nr, W.C + k * p, k, eta + k * b)
+            kern.hvp_residual_p(eta, b, nr, k, wv)
         else:
-            gm = <int>nr
-            gn = <int>m
-            gk = <int>p
-            lda = <int>b
-            ldb = <int>p
-            ldc = <int>b
-            dgemm(N_, N_, &gm, &gn, &gk, &one, xT, &lda, <double*>W.C, &ldb, &zero,
-                  eta, &ldc)
-        if W.hvp:
-            kern.hvp_residual(eta, b, nr, k, wv)
-        else:
-            memcpy(yv, W.y + r0, bn * sizeof(int64_t))
-            for j in range(bn, nr):
-                yv[j] = -1
-            kern.lg_residual(eta, b, nr, k, yv, wv, loss)
+            # logits (nr x m, class-major, ld b) = xT C^T
+            _logits(W, xT, nr, W.C, m, eta)
+            if W.hvp:
+                kern.hvp_residual(eta, b, nr, k, wv)
+            else:
+                memcpy(yv, W.y + r0, bn * sizeof(int64_t))
+                for j in range(bn, nr):
+                    yv[j] = -1
+                kern.lg_residual(eta, b, nr, k, yv, wv, loss)
         # G (p x k, column-major = k x p row-major) += xT^T R, R (nr x k, ld b)
         if W.loop_acc:
             kern.accumulate(0, xT, b, nr, NULL, NULL, p, R, k, G)
@@ -600,6 +633,8 @@ cdef void _init_bwork(BWork* W, const floating[:, :] X, sample_weight, bint fit_
     W.C = &C[0, 0]
     W.y = NULL
     W.w = NULL
+    W.proba = NULL
+    W.fill = False
     if sample_weight is not None:
         w_view = sample_weight
         W.w = &w_view[0]
@@ -782,7 +817,7 @@ cdef object _loss_gradient_blocks(const floating[:, :] X, const Py_ssize_t[::1] 
 
 def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:, ::1] coef,
                            const double[:, ::1] vector, bint fit_intercept, int n_threads,
-                           route=None):
+                           route=None, float[:, ::1] proba=None, bint fill=False):
     """``H(coef) @ vector`` of the weighted multinomial cross-entropy, ``(k, p)``, one pass.
 
     ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)`` with
@@ -795,6 +830,17 @@ def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:
     loops, ``R^T X_b`` (one product); each product by SIMD loops or dgemm as
     ``_block_plan`` picks, or as ``route`` ('simd' / 'gemm') forces.  Nothing
     of size n x k; bit-for-bit the same for any ``n_threads``.
+
+    ``proba``: None, or an (n, k) C-ordered float32 buffer of the probabilities
+    at ``coef`` (the caller's cache: ``_kernel.ProbaCache``).  ``fill=True``
+    writes the softmax of the logits of ``coef``, rounded to float32, into it;
+    ``fill=False`` reads it instead of computing the logits of ``coef`` and the
+    softmax (a third of the flops).  Either way the product is computed with
+    the rounded probabilities, each row renormalised in float64 (exactly the
+    Hessian at probabilities within float32 rounding of ``softmax(coef x)``:
+    symmetric PSD, zero along constant directions), so filling and reading
+    give bit-identical products.  The buffer must belong to the same X,
+    ``fit_intercept`` and ``coef``: that is the caller's bookkeeping.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t p = X.shape[1] + fit_intercept
@@ -806,9 +852,15 @@ def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:
                          f"{coef.shape[1]}) and ({vector.shape[0]}, {vector.shape[1]}).")
     if n == 0 or p == 0 or k == 0:
         return np.zeros((k, p))
+    if proba is not None and (proba.shape[0] != n or proba.shape[1] != k):
+        raise ValueError(f"proba must have shape ({n}, {k}); got "
+                         f"({proba.shape[0]}, {proba.shape[1]}).")
     both = np.concatenate([coef, vector])
     _init_bwork(&W, X, sample_weight, fit_intercept, both, k)
     W.hvp = True
+    if proba is not None:
+        W.proba = &proba[0, 0]
+        W.fill = fill
     total = _block_pass(&W, n, n_threads, route)
     return total[:k * p].reshape(k, p)
 

@@ -46,6 +46,11 @@ typedef struct {
                         const double*, double*);
     void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                    const double*, double*);
+    void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t);
+    void (*hvp_residual_p)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*);
+    void (*store_proba)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, float*);
+    void (*load_proba)(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       double*);
 } lr_kernels;
 
 #if (defined(__GNUC__) || defined(__clang__)) && (SIZE_MAX > 0xffffffffu)

@@ -371,6 +371,81 @@ static void LR_FN(hvp_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssi
     }
 }
 
+/* Softmax of rows 0..k-1 in place (logits -> probabilities), the arithmetic
+   of the first half of ``hvp_residual``. */
+static void LR_FN(softmax)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k)
+{
+    Py_ssize_t r, i;
+    for (r = 0; r < nr; r += LR_L) {
+        VD m = LOAD(eta + r);
+        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
+        VD s = SPLAT(0.0);
+        for (i = 0; i < k; i++) {
+            VD e = LR_FN(vexp)(LOAD(eta + i * b + r) - m);
+            s += e;
+            STORE(eta + i * b + r, e);
+        }
+        VD inv = 1.0 / s;
+        for (i = 0; i < k; i++) STORE(eta + i * b + r, LOAD(eta + i * b + r) * inv);
+    }
+}
+
+/* Hessian-vector product from given probabilities: rows 0..k-1 hold them (any
+   positive scale: each row is first renormalised to sum 1 in float64, so
+   float32-rounded probabilities give the exact Hessian at probabilities within
+   rounding of the true ones: symmetric PSD, zero along constant directions),
+   rows k..2k-1 s = V x.  On return rows 0..k-1 hold the renormalised
+   probabilities and rows k..2k-1 the residual R_i = w p_i (s_i - sum_j p_j s_j). */
+static void LR_FN(hvp_residual_p)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k,
+                                  const double* wv)
+{
+    Py_ssize_t r, i;
+    for (r = 0; r < nr; r += LR_L) {
+        VD s = SPLAT(0.0);
+        for (i = 0; i < k; i++) s += LOAD(eta + i * b + r);
+        VD inv = 1.0 / s;
+        VD t = SPLAT(0.0);
+        for (i = 0; i < k; i++) {
+            VD pr = LOAD(eta + i * b + r) * inv;
+            VD q = pr * LOAD(eta + (k + i) * b + r);
+            t += q;
+            STORE(eta + i * b + r, pr);
+            STORE(eta + (k + i) * b + r, q);
+        }
+        VD w = LOAD(wv + r);
+        for (i = 0; i < k; i++)
+            STORE(eta + (k + i) * b + r,
+                  w * (LOAD(eta + (k + i) * b + r) - LOAD(eta + i * b + r) * t));
+    }
+}
+
+/* The probability cache of the Hessian-vector product: dst (bn x k, row-major
+   float32) = rows 0..k-1, columns 0..bn-1 of eta rounded to float32, and eta
+   gets the rounded values back (a product that fills the cache computes with
+   what later products will read). */
+static void LR_FN(store_proba)(double* eta, Py_ssize_t b, Py_ssize_t bn, Py_ssize_t k,
+                               float* dst)
+{
+    Py_ssize_t r, i;
+    for (r = 0; r < bn; r++)
+        for (i = 0; i < k; i++) {
+            float f = (float)eta[i * b + r];
+            dst[r * k + i] = f;
+            eta[i * b + r] = (double)f;
+        }
+}
+
+/* eta rows 0..k-1 = src (bn x k, row-major float32) transposed and widened;
+   columns bn..nr-1 (padding, weight zero) = 1. */
+static void LR_FN(load_proba)(const float* src, Py_ssize_t b, Py_ssize_t bn, Py_ssize_t nr,
+                              Py_ssize_t k, double* eta)
+{
+    Py_ssize_t r, i;
+    LR_FN(transpose_rows)((const char*)src, k * (Py_ssize_t)sizeof(float), 1, bn, k, eta, b);
+    for (i = 0; i < k; i++)
+        for (r = bn; r < nr; r++) eta[i * b + r] = 1.0;
+}
+
 /* Loss and gradient: rows 0..k-1 are the logits; on return they hold the
    residual R_i = w (p_i - onehot(y)_i); loss lanes += w (logsumexp - eta_y).
    The same arithmetic as ``forward``. */
@@ -629,6 +704,10 @@ static const lr_kernels LR_FN(kernels) = {
     LR_FN(hvp_residual),
     LR_FN(lg_residual),
     LR_FN(logits),
+    LR_FN(softmax),
+    LR_FN(hvp_residual_p),
+    LR_FN(store_proba),
+    LR_FN(load_proba),
 };
 
 #undef VD

@@ -478,39 +478,57 @@ static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssiz
     STORE(loss_lanes, loss);
 }
 
+/* One tile of ``logits``: NC rows of C (c0, row-major, p columns) times NV
+   vectors of rows starting at r; each output is its own chain of multiply-adds
+   over a = 0..p-1 (the same arithmetic for any tile shape). */
+LR_INLINE void LR_FN(logits_tile)(const int NC, const int NV, const double* xT, Py_ssize_t b,
+                                  Py_ssize_t r, Py_ssize_t p, const double* c0, double* eta)
+{
+    VD e[4][2];
+    int j, v;
+    Py_ssize_t a;
+    for (j = 0; j < NC; j++)
+        for (v = 0; v < NV; v++) e[j][v] = SPLAT(0.0);
+    for (a = 0; a < p; a++) {
+        VD x[2];
+        for (v = 0; v < NV; v++) x[v] = LOAD(xT + a * b + r + v * LR_L);
+        for (j = 0; j < NC; j++) {
+            const double c = c0[j * p + a];
+            for (v = 0; v < NV; v++) e[j][v] += x[v] * c;
+        }
+    }
+    for (j = 0; j < NC; j++)
+        for (v = 0; v < NV; v++) STORE(eta + j * b + r + v * LR_L, e[j][v]);
+}
+
+#define LR_LOGITS_CASE(NC, NV) \
+    case NC: LR_FN(logits_tile)(NC, NV, xT, b, r, p, C + i * p, eta + i * b); break;
+
 /* eta (m x b, class-major) = C (m x p, row-major) times the block xT, the
-   first nr rows: the logits loop of ``forward`` (four rows of C share the
-   loads of xT), the alternative to a dgemm for narrow blocks */
+   first nr rows: tiles of up to four rows of C x two vectors of rows (eight
+   independent chains share each load of xT and each coefficient), the
+   alternative to a dgemm for narrow blocks */
 static void LR_FN(logits)(const double* xT, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t p,
                           Py_ssize_t m, const double* C, double* eta)
 {
-    Py_ssize_t r, i, a;
-    for (i = 0; i + 4 <= m; i += 4) {
-        const double* c0 = C + i * p;
-        for (r = 0; r < nr; r += LR_L) {
-            VD e0 = SPLAT(0.0), e1 = e0, e2 = e0, e3 = e0;
-            for (a = 0; a < p; a++) {
-                VD x = LOAD(xT + a * b + r);
-                e0 += x * c0[a];
-                e1 += x * c0[p + a];
-                e2 += x * c0[2 * p + a];
-                e3 += x * c0[3 * p + a];
+    Py_ssize_t r, i;
+    int nc;
+    for (i = 0; i < m; i += nc) {
+        nc = m - i >= 4 ? 4 : (int)(m - i);
+        for (r = 0; r + 2 * LR_L <= nr; r += 2 * LR_L)
+            switch (nc) {
+                LR_LOGITS_CASE(1, 2) LR_LOGITS_CASE(2, 2) LR_LOGITS_CASE(3, 2)
+                LR_LOGITS_CASE(4, 2)
             }
-            STORE(eta + i * b + r, e0);
-            STORE(eta + (i + 1) * b + r, e1);
-            STORE(eta + (i + 2) * b + r, e2);
-            STORE(eta + (i + 3) * b + r, e3);
-        }
-    }
-    for (; i < m; i++) {
-        const double* c0 = C + i * p;
-        for (r = 0; r < nr; r += LR_L) {
-            VD e0 = SPLAT(0.0);
-            for (a = 0; a < p; a++) e0 += LOAD(xT + a * b + r) * c0[a];
-            STORE(eta + i * b + r, e0);
-        }
+        for (; r < nr; r += LR_L)
+            switch (nc) {
+                LR_LOGITS_CASE(1, 1) LR_LOGITS_CASE(2, 1) LR_LOGITS_CASE(3, 1)
+                LR_LOGITS_CASE(4, 1)
+            }
     }
 }
+
+#undef LR_LOGITS_CASE
 
 /* ----------------------------------------------------------- the products */
 

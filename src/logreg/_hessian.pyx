@@ -167,6 +167,12 @@ def _set_tuning(route, block, panel=0):
     _TUNING[route] = (int(block), int(panel))
 
 
+# Segments of the pair passes (see _plan): about n / parts rows, at least 4
+# blocks; when a segment's result buffer (K p(p+1)/2 doubles) exceeds big_bytes,
+# at least big_min_rows rows and an even count.
+_SEGMENTS = {"parts": 32, "big_bytes": 256 * 1024, "big_min_rows": 1024}
+
+
 def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     """Choose (path, rows per block, gemm panel width, segment bounds) for a shape.
 
@@ -187,6 +193,23 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
       (3e4, 16, 10) 58 / 64;
     * tiny products (work = K p(p+1)/2 <= 4096): the loops (no BLAS call overhead);
     * without AVX-512 the loops are half as wide: dgemm from work > 8192.
+
+    Segments: about n / 32 rows, at least 4 blocks, rounded to blocks.  Each
+    segment zero-fills, accumulates and reduces its own K p(p+1)/2 doubles, so
+    when that buffer is past 256 KiB (it then lives in L3/memory, not L2: at
+    (8334, 101, 10) 1.85 MB, and the fresh buffers page-fault too) a segment
+    gets at least 1024 rows, and the count is even (the two threads of this
+    machine share equal work; two segments whenever n >= 8 blocks) with the
+    rows split evenly in multiples of 8.  Measured, loss_gradient_pairs,
+    useful GF/s, old rule (n / 32, >= 4 blocks) / this rule, segments in
+    brackets, best of 9 interleaved: at (p = 101, k = 10) n = 3000 73 / 79
+    [12 / 2], 6000 67 / 79 [24 / 4], 8334 67 / 77 [27 / 8], 12500 70 / 75
+    [28 / 12], 20000 72 / 78 [32 / 18], 50000 76 / 78 [32 / 30] (pair_products
+    alike: 66 / 78 at 6000, 68 / 78 at 8334); (2e4, 51, 10) 72 / 74,
+    (2e4, 33, 50) 88 / 93, (5e4, 129, 10) 75 / 77, (2e4, 513, 4) syrk 81 / 84
+    [10 / 8]; small buffers unchanged: (1e5, 21, 5) 59, (2e5, 33, 5) 65.
+    Odd counts lose: 3 segments of 1024 rows at n = 3000 ran at 60 GF/s, 5 of
+    2048 at 12500 at 68; one segment (no parallelism) at 40.
     """
     cdef Py_ssize_t K = k * (k - 1) // 2
     cdef Py_ssize_t P2 = p * (p + 1) // 2
@@ -205,8 +228,19 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     elif isinstance(path, str):
         path = PATHS.index(path)
     block, panel = _TUNING[PATHS[path]]
-    seg = max(4 * block, -(-n // 32))
-    seg = _rup(seg, block)
+    seg = max(4 * block, -(-n // _SEGMENTS["parts"]))
+    if pairs and K > 0 and work * 8 > _SEGMENTS["big_bytes"]:
+        # big segment buffers: at least big_min_rows rows per segment (two
+        # segments of 4 blocks when n allows), an even number of near-equal
+        # segments (multiples of 8 rows)
+        n_seg = n // max(seg, _SEGMENTS["big_min_rows"])
+        if n_seg < 2 and n >= 8 * block:
+            n_seg = 2
+        if n_seg > 1:
+            n_seg -= n_seg % 2
+        seg = max(8, _rup(-(-n // max(1, n_seg)), 8))
+    else:
+        seg = max(block, _rup(seg, block))
     bounds = list(range(0, n, seg)) + [n]
     return int(path), int(block), int(panel), bounds
 

@@ -127,14 +127,25 @@ LR_INLINE VD LR_FN(vlog)(VD x) { return log(x); }
 
 /* ------------------------------------------------------------------ loads */
 
-/* Rows ahead whose tile transpose_rows prefetches while it transposes the
-   current 8 rows (AVX-512 loop): X streams from memory once per pass and this
-   loop is where the block pass waits for it.  Measured (2 cores, best of 21
-   interleaved, H v ms, none / 16 / 32 rows ahead): (5e4, 100, 10) 4.95 / 4.77
-   / 4.87, reading the probability cache 4.04 / 3.78 / 3.82; (1e5, 20, 5)
-   1.32 / 1.30 / 1.28, reading 0.97 / 0.91 / 0.89; (2e4, 32, 50) flat. */
+/* How far ahead transpose_rows prefetches (AVX-512 loop): the same column tile
+   of the rows at least LR_PREFETCH_BYTES further on (at least
+   LR_PREFETCH_ROWS rows), with LR_PREFETCH_HINT.  X streams from memory once
+   per pass and this loop is where the block passes wait for it.  Measured (2
+   cores, best of 41 interleaved, H v reading the probability cache, ms; no
+   prefetch was 4.04 against 3.78 for 16 rows T0 in an earlier run):
+   (5e4, 100, 10) 16 rows T0 3.81, 48 rows T0 3.94, 16 rows T2 3.50,
+   4 / 8 / 16 KiB T2 3.43 / 3.47 / 3.49, 8 KiB T1 3.46, 8 KiB T0 3.82;
+   (1e5, 20, 5) 16 rows T0 0.91, 16 rows T2 0.94, 8 KiB T2 0.87 (rows of 168
+   bytes: 16 rows is too close).  T1 / T2 (toward L2) beat T0 by ~9% on Zen 4;
+   loss + gradient (5e4, 100, 10) 4.33 -> 3.85 ms from T0 16 rows to T2 8 KiB. */
 #ifndef LR_PREFETCH_ROWS
 #define LR_PREFETCH_ROWS 16
+#endif
+#ifndef LR_PREFETCH_BYTES
+#define LR_PREFETCH_BYTES 8192
+#endif
+#ifndef LR_PREFETCH_HINT
+#define LR_PREFETCH_HINT _MM_HINT_T2
 #endif
 
 /* dst[a * ld + r] = row r, column a of a row-major block (unit column stride,
@@ -148,6 +159,8 @@ static void LR_FN(transpose_rows)(const char* src, Py_ssize_t s0, int f32,
     /* 8 rows x 8 columns at a time: masked loads (never past the row's end),
        an in-register transpose, 8 vector stores */
     const __m512i lo = _mm512_set_epi64(13, 12, 5, 4, 9, 8, 1, 0);
+    Py_ssize_t pf_rows = (LR_PREFETCH_BYTES + s0 - 1) / (s0 > 0 ? s0 : 1);
+    pf_rows = pf_rows < LR_PREFETCH_ROWS ? LR_PREFETCH_ROWS : (pf_rows + 7) / 8 * 8;
     const __m512i hi = _mm512_set_epi64(15, 14, 7, 6, 11, 10, 3, 2);
     for (; r + 8 <= nrows; r += 8) {
         for (a0 = 0; a0 < ncols; a0 += 8) {
@@ -159,10 +172,10 @@ static void LR_FN(transpose_rows)(const char* src, Py_ssize_t s0, int f32,
                 x[i] = f32 ? _mm512_cvtps_pd(_mm256_maskz_loadu_ps(m, (const float*)row + a0))
                            : _mm512_maskz_loadu_pd(m, (const double*)row + a0);
             }
-            if (r + LR_PREFETCH_ROWS + 8 <= nrows)
+            if (r + pf_rows + 8 <= nrows)
                 for (i = 0; i < 8; i++)
-                    _mm_prefetch(src + (r + LR_PREFETCH_ROWS + i) * s0 + a0 * (f32 ? 4 : 8),
-                                 _MM_HINT_T0);
+                    _mm_prefetch(src + (r + pf_rows + i) * s0 + a0 * (f32 ? 4 : 8),
+                                 LR_PREFETCH_HINT);
             for (i = 0; i < 8; i += 2) {
                 t[i] = _mm512_unpacklo_pd(x[i], x[i + 1]);
                 t[i + 1] = _mm512_unpackhi_pd(x[i], x[i + 1]);

@@ -376,6 +376,64 @@ def test_oracle_caches_between_products(monkeypatch):
     assert ob.proba_cache.proba.shape == (3000, 2) and fills[-2:] == [True, False]
 
 
+@pytest.mark.parametrize("path", [None, "blocks", "gemm"])
+@pytest.mark.parametrize("layout", CACHE_LAYOUTS)
+def test_loss_gradient_fills_the_cache(path, layout):
+    """The loss + gradient block pass leaves exactly the probabilities a filling
+    product would; its loss and gradient are the same bits with or without."""
+    n, d, k = 2100, 13, 6
+    X, y, w, coef, vector = _problem(n, d, k, seed=17, weights=True)
+    Xl = _cache_layout(X, layout)
+    route = None if path in (None, "blocks") else path
+    loss0, grad0 = _lg(Xl, y, w, coef, True, path)
+    for t in THREADS:
+        P = np.full((n, k), np.nan, dtype=np.float32)
+        with _kernel.single_threaded_blas():
+            loss1, grad1, pairs = _hessian.loss_gradient_pairs(
+                Xl, y, w, coef, True, t, with_pairs=False, path=path, proba=P)
+        assert pairs is None and loss1 == loss0 and np.array_equal(grad1, grad0)
+        Pf = np.empty_like(P)
+        filled = _hv_cached(Xl, w, coef, vector, True, Pf, True, route=route)
+        assert np.array_equal(P, Pf)
+        assert np.array_equal(_hv_cached(Xl, w, coef, vector, True, P, False, route=route),
+                              filled)
+
+
+def test_loss_gradient_cache_needs_the_block_pass():
+    X, y, _, coef, _ = _problem(100, 4, 3)
+    P = np.empty((100, 3), dtype=np.float32)
+    for kw in [dict(with_pairs=True), dict(with_pairs=False, path="simd"),
+               dict(with_pairs=False, proba=np.empty((100, 4), np.float32))]:
+        with pytest.raises(ValueError):
+            _hessian.loss_gradient_pairs(X, y, None, coef, True, 2, **dict(dict(proba=P), **kw))
+    with pytest.raises(ValueError):
+        _kernel.loss_gradient_pairs(X, y, None, coef, True, 2, with_pairs=False,
+                                    cache=_kernel.ProbaCache(100, 4))
+
+
+def test_oracle_stats_refill_the_cache(monkeypatch):
+    X, y, w, coef, vector = _problem(3000, 12, 5, seed=14, weights=True)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=5, fit_intercept=True, n_threads=2)
+    oracle.stats(coef, hessian=False)
+    assert oracle.proba_cache is None          # no products yet: no cache
+    fills = []
+    real = _hessian.hessian_vector_product
+    monkeypatch.setattr(_hessian, "hessian_vector_product",
+                        lambda *a, **kw: fills.append(kw.get("fill")) or real(*a, **kw))
+    oracle.hessian_vector_product(coef, vector)
+    coef2 = coef + 0.2
+    loss, grad, _ = oracle.stats(coef2, hessian=False)
+    assert oracle.proba_cache.holds(oracle._softmax_coef(coef2))
+    ref = _kernel.loss_gradient_pairs(X, y, w, coef2, True, 2, with_pairs=False)
+    assert loss == ref[0] and np.array_equal(grad, ref[1])
+    hv = oracle.hessian_vector_product(coef2, vector)
+    assert fills == [True, False]
+    assert_allclose_scaled(hv, _blocks.hessian_vector_product(X, w, coef2, vector, True),
+                           rtol_for(np.float64, HVP_PROBA32_RTOL))
+    oracle.stats(coef, hessian=True)           # the pair pass leaves the cache alone
+    assert oracle.proba_cache.holds(oracle._softmax_coef(coef2))
+
+
 @pytest.mark.parametrize("d,k,dtype,cached", [
     (12, 5, np.float64, True), (5, 5, np.float64, True), (4, 5, np.float64, False),
     (10, 5, np.float32, True), (9, 5, np.float32, False), (6, 30, np.float64, False),

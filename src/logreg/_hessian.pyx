@@ -94,7 +94,7 @@ cdef extern from "_simd.h" nogil:
         void (*hvp_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                              const double*) noexcept nogil
         void (*lg_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t*,
-                            const double*, double*) noexcept nogil
+                            const double*, double*, double*) noexcept nogil
         void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                        const double*, double*) noexcept nogil
         void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil
@@ -533,13 +533,13 @@ cdef struct BWork:
     const double* C            # m x p row-major: [coef; vector] (hvp) or coef
     const int64_t* y           # labels (loss + gradient) or NULL
     const double* w            # n weights or NULL
-    float* proba               # hvp: n x k float32 probabilities of coef, or NULL
+    float* proba               # n x k float32 probabilities of coef, or NULL
     Py_ssize_t p, k, m, block
     bint hvp
-    bint fill                  # hvp with proba: write it (else read it)
+    bint fill                  # with proba: write it (else read it; hvp only)
     bint loop_logits, loop_acc
     const lr_kernels* kern
-    Py_ssize_t o_w, o_y, o_eta, o_loss, o_G
+    Py_ssize_t o_w, o_y, o_eta, o_loss, o_G, o_P
 
 
 cdef Py_ssize_t _block_layout(BWork* W) noexcept nogil:
@@ -551,6 +551,7 @@ cdef Py_ssize_t _block_layout(BWork* W) noexcept nogil:
     W.o_eta = o; o += W.m * b
     W.o_loss = o; o += 8
     W.o_G = o; o += (_rup(W.k * W.p * 8, 8) if W.loop_acc else 0)
+    W.o_P = o; o += (W.k * b if W.proba != NULL and not W.hvp else 0)
     return _rup(o + 8, 8)
 
 
@@ -606,7 +607,7 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
         # data are zero (weight zero), the intercept's row of ones is row d
         kern.load_x(&W.X, r0, bn, nr, b, xT)
         kern.load_w(W.w, r0, bn, nr, wv)
-        if W.proba != NULL:
+        if W.hvp and W.proba != NULL:
             # probabilities of coef (rows 0..k-1): computed and rounded into
             # the cache, or read from it; then s = V x (rows k..2k-1).  The
             # logits of coef and of V are separate products of k rows, so a
@@ -629,7 +630,13 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
                 memcpy(yv, W.y + r0, bn * sizeof(int64_t))
                 for j in range(bn, nr):
                     yv[j] = -1
-                kern.lg_residual(eta, b, nr, k, yv, wv, loss)
+                if W.proba != NULL:
+                    # the probabilities for the Hessian-vector products at
+                    # this coef: as a filling product rounds them
+                    kern.lg_residual(eta, b, nr, k, yv, wv, loss, scratch + W.o_P)
+                    kern.store_proba(scratch + W.o_P, b, bn, k, W.proba + r0 * k)
+                else:
+                    kern.lg_residual(eta, b, nr, k, yv, wv, loss, NULL)
         # G (p x k, column-major = k x p row-major) += xT^T R, R (nr x k, ld b)
         if W.loop_acc:
             kern.accumulate(0, xT, b, nr, NULL, NULL, p, R, k, G)
@@ -722,7 +729,7 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
 
 def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, sample_weight,
                         const double[:, ::1] coef, bint fit_intercept, int n_threads,
-                        bint with_pairs=True, path=None):
+                        bint with_pairs=True, path=None, float[:, ::1] proba=None):
     """Loss, gradient and pair products of the weighted multinomial cross-entropy, one pass.
 
     Parameters
@@ -740,6 +747,10 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
         Without pairs: None or 'blocks' is the block pass of the
         Hessian-vector product (``_loss_gradient_route``), 'gemm' the block
         pass with both products by dgemm, 'simd' (or 'syrk') the fused loops.
+    proba : None or (n, k) C-ordered float32, without pairs and on the block
+        pass only: receives the probabilities at ``coef`` exactly as
+        ``hessian_vector_product(..., proba, fill=True)`` writes them, so that
+        the products at this ``coef`` can read them.
 
     Returns
     -------
@@ -779,9 +790,16 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     if n == 0:
         return 0.0, np.zeros((k, p)), (np.zeros((W.K, W.P2)) if with_pairs else None)
     route = _loss_gradient_route(n, p, k, path) if not with_pairs else "fused"
+    if proba is not None:
+        if route == "fused":
+            raise ValueError("proba needs the block pass (with_pairs=False, path None, "
+                             "'blocks' or 'gemm').")
+        if proba.shape[0] != n or proba.shape[1] != k:
+            raise ValueError(f"proba must have shape ({n}, {k}); got "
+                             f"({proba.shape[0]}, {proba.shape[1]}).")
     if route != "fused":
         return _loss_gradient_blocks(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
-                                     None if route == "blocks" else "gemm")
+                                     None if route == "blocks" else "gemm", proba)
     W.path, W.block, W.panel, bounds = _plan(n, p, k, W.want_pairs, path)
     _init_x(&W.X, X, fit_intercept)
     W.P = NULL
@@ -837,14 +855,19 @@ def _loss_gradient_route(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, path=None):
 
 cdef object _loss_gradient_blocks(const floating[:, :] X, const Py_ssize_t[::1] y_codes,
                                   sample_weight, const double[:, ::1] coef,
-                                  bint fit_intercept, int n_threads, route=None):
+                                  bint fit_intercept, int n_threads, route=None,
+                                  float[:, ::1] proba=None):
     """Loss and gradient through the block pass (logits, softmax, loss and
-    residual P - Y in SIMD loops, R^T X_b; see ``_block_plan``)."""
+    residual P - Y in SIMD loops, R^T X_b; see ``_block_plan``); the
+    probabilities rounded to float32 into ``proba`` when given."""
     cdef Py_ssize_t k = coef.shape[0], p = coef.shape[1]
     cdef BWork W
     _init_bwork(&W, X, sample_weight, fit_intercept, coef, k)
     W.hvp = False
     W.y = <const int64_t*>&y_codes[0]
+    if proba is not None:
+        W.proba = &proba[0, 0]
+        W.fill = True
     total = _block_pass(&W, X.shape[0], n_threads, route)
     return float(total[k * p]), total[:k * p].reshape(k, p), None
 

@@ -60,18 +60,33 @@ def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
 
 
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
-                        with_pairs=True, path=None):
+                        with_pairs=True, path=None, cache=None):
     """Loss, gradient and packed pair products in one pass over X, from validated inputs.
 
     See ``_hessian.loss_gradient_pairs`` for the contract (``X`` float32/float64
     in any order, ``y_codes`` intp, ``coef`` (k, p) C-ordered float64); this
     wrapper keeps BLAS single-threaded inside the kernel's threads.
+
+    ``cache``: None, or a ``ProbaCache`` for this X, with ``with_pairs=False``
+    only: the pass also leaves the probabilities at ``coef`` in it, exactly as
+    the first Hessian-vector product at ``coef`` would (the products at this
+    ``coef`` then all read it).  Loss and gradient are the same bits either way.
     """
+    proba = None
+    if cache is not None:
+        if cache.proba.shape != (X.shape[0], coef.shape[0]):
+            raise ValueError(f"the cache has shape {cache.proba.shape}, the problem "
+                             f"({X.shape[0]}, {coef.shape[0]}).")
+        cache.invalidate()      # stays invalid if the pass fails half-way
+        proba = cache.proba
     with single_threaded_blas():
-        return _hessian.loss_gradient_pairs(
+        out = _hessian.loss_gradient_pairs(
             X, y_codes, sample_weight, coef, bool(fit_intercept), n_threads,
-            with_pairs=with_pairs, path=path,
+            with_pairs=with_pairs, path=path, proba=proba,
         )
+    if cache is not None:
+        cache.coef = np.array(coef, dtype=np.float64)
+    return out
 
 
 class ProbaCache:

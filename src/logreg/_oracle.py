@@ -21,7 +21,9 @@ Memory: nothing of size ``n x d`` is ever made, and the only thing of size
 products: float32 ``(n, k)`` (``_kernel.ProbaCache``), made at the first
 product and only when it takes at most half of X's bytes (``4 n k <= 0.5
 X.nbytes``: ``k <= d`` for float64 X, ``k <= d / 2`` for float32); otherwise
-every product recomputes the probabilities.  ``stats`` is one call of the fused
+every product recomputes the probabilities.  Once it exists, ``stats(coef,
+hessian=False)`` refills it on its way (the next products at that ``coef`` only
+read it).  ``stats`` is one call of the fused
 kernel (per-thread row-block buffers only), and so is
 ``hessian_vector_product`` (the block pass of ``_kernel``); ``losses_along``
 (``logreg._blocks``) works on cache-sized sub-blocks; ``gram`` is the kernel
@@ -100,10 +102,13 @@ class InMemoryOracle:
     def stats(self, coef, *, hessian=True):
         """One pass: ``(loss, grad (k, p), pairs (K, p(p+1)/2) or None)`` at ``coef``."""
         self._count("stats" if hessian else "loss_gradient")
-        # one fused pass over X: logits, softmax, loss, gradient and pair products
+        # one fused pass over X: logits, softmax, loss, gradient and pair products;
+        # without pairs (Hessian-free Newton) it also refills the probability
+        # cache of the Hessian-vector products, once they have made one
+        cache = None if hessian else self.proba_cache
         loss, grad, pairs = _kernel.loss_gradient_pairs(
             self.X, self.y, self.w, self._softmax_coef(coef), self.fit_intercept,
-            self.n_threads, with_pairs=hessian)
+            self.n_threads, with_pairs=hessian, cache=cache)
         return float(loss), (grad[1:] if self.binary else grad), pairs
 
     def gram(self):
@@ -167,7 +172,8 @@ class InMemoryOracle:
         ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)``, ``s_n = V x_n``.
         Consecutive products at the same ``coef`` (CG) share the float32
         probabilities of the cache when it fits (module docstring); a new
-        ``coef`` (compared exactly) refills it.
+        ``coef`` (compared exactly) refills it, unless ``stats(coef,
+        hessian=False)`` already left them there.
         """
         self._count("hvp")
         if self.caches_proba and self.proba_cache is None:

@@ -43,7 +43,7 @@ typedef struct {
     int (*all_finite)(const char*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, int);
     void (*hvp_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*);
     void (*lg_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t*,
-                        const double*, double*);
+                        const double*, double*, double*);
     void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                    const double*, double*);
     void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t);

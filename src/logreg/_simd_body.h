@@ -475,9 +475,11 @@ static void LR_FN(load_proba)(const float* src, Py_ssize_t b, Py_ssize_t bn, Py_
 
 /* Loss and gradient: rows 0..k-1 are the logits; on return they hold the
    residual R_i = w (p_i - onehot(y)_i); loss lanes += w (logsumexp - eta_y).
-   The same arithmetic as ``forward``. */
+   The same arithmetic as ``forward``; the probabilities p_i (the arithmetic of
+   ``softmax``) also go to P (k x b, class-major) when P is not NULL. */
 static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k,
-                               const int64_t* yv, const double* wv, double* loss_lanes)
+                               const int64_t* yv, const double* wv, double* loss_lanes,
+                               double* P)
 {
     Py_ssize_t r, i;
     VD loss = LOAD(loss_lanes);
@@ -497,10 +499,15 @@ static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssiz
         VD w = LOAD(wv + r);
         VD inv = 1.0 / s;
         loss += w * (LR_FN(vlog)(s) - zy);
+        /* p is stored before the residual reads it back (not fused into a
+           multiply-add with the residual): the same bits with or without P */
         for (i = 0; i < k; i++) {
             VD pr = LOAD(eta + i * b + r) * inv;
-            STORE(eta + i * b + r, w * (pr - LR_FN(onehot)(y, i)));
+            STORE(eta + i * b + r, pr);
+            if (P) STORE(P + i * b + r, pr);
         }
+        for (i = 0; i < k; i++)
+            STORE(eta + i * b + r, w * (LOAD(eta + i * b + r) - LR_FN(onehot)(y, i)));
     }
     STORE(loss_lanes, loss);
 }

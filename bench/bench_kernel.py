@@ -10,7 +10,9 @@ One group per shape ``(n, d, k)``; members:
 * ``sklearn``     -- ``LinearModelLoss(HalfMultinomialLoss).gradient_hessian``
 
 and one ``hvp`` group per shape of ``HVP_GRID``: the Hessian-vector product
-kernel (all threads, one thread) against the NumPy per-block pass.
+kernel (all threads, one thread; with the float32 probability cache of
+``_kernel.ProbaCache``, filling it and reading it) against the NumPy per-block
+pass.
 
 ``extra_info`` records useful GF/s (``n p^2 K / t`` for logreg and the
 reference, ``n p^2 / t`` for dsyrk), threads, the kernel's route and SIMD level.
@@ -59,9 +61,14 @@ def _data(shape, smoke):
     return key, _CACHE[key]
 
 
-def _record(benchmark, shape, useful_flops, n_threads, **info):
+def _group(benchmark, shape):
+    """The shape's group: must be set before the benchmark runs to take effect."""
     n, d, k = shape
     benchmark.group = f"kernel n={n} d={d} k={k}"
+
+
+def _record(benchmark, shape, useful_flops, n_threads, **info):
+    n, d, k = shape
     benchmark.extra_info.update(
         n=n, d=d, k=k, n_threads=n_threads, simd=_hessian.simd_level(),
         openmp=_hessian.openmp_enabled(), route=_hessian.PATHS[_hessian._plan(n, d, k)[0]],
@@ -79,6 +86,7 @@ def _useful(n, d, k):
 @pytest.mark.parametrize("shape", GRID, ids=_id)
 def test_reference(benchmark, shape, smoke, n_threads, blas_threads):
     (n, d, k), (X, P, _, _) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     # smoke: one BLAS thread (threaded BLAS on tiny products can take seconds on a busy machine)
     with blas_threads(1 if smoke else n_threads):
         benchmark.pedantic(reference.hessian, args=(X, P), rounds=1 if smoke else 3,
@@ -90,6 +98,7 @@ def test_reference(benchmark, shape, smoke, n_threads, blas_threads):
 @pytest.mark.parametrize("shape", GRID, ids=_id)
 def test_logreg(benchmark, shape, smoke, n_threads):
     (n, d, k), (X, P, _, _) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     out = np.empty((k * d, k * d))
     H = benchmark(logreg.hessian, X, P, out=out, n_threads=n_threads)
     assert np.isfinite(H[0, 0])
@@ -99,6 +108,7 @@ def test_logreg(benchmark, shape, smoke, n_threads):
 @pytest.mark.parametrize("shape", GRID, ids=_id)
 def test_logreg_1thread(benchmark, shape, smoke):
     (n, d, k), (X, P, _, _) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     out = np.empty((k * d, k * d))
     benchmark(logreg.hessian, X, P, out=out, n_threads=1)
     _record(benchmark, (n, d, k), _useful(n, d, k), 1)
@@ -107,6 +117,7 @@ def test_logreg_1thread(benchmark, shape, smoke):
 @pytest.mark.parametrize("shape", GRID, ids=_id)
 def test_logreg_fused(benchmark, shape, smoke, n_threads):
     (n, d, k), (X, _, y, coef) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     p = d + 1
     out = np.empty((k * p, k * p))
 
@@ -124,6 +135,7 @@ def test_dsyrk(benchmark, shape, smoke, n_threads, blas_threads):
     from scipy.linalg.blas import dsyrk
 
     (n, d, k), (X, _, _, _) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     XF = np.asfortranarray(X)
     with blas_threads(n_threads):
         benchmark(dsyrk, 1.0, XF, trans=1)   # C = XF^T XF, no copy of the operand
@@ -137,6 +149,7 @@ def test_sklearn(benchmark, shape, smoke, n_threads, blas_threads):
     from sklearn.linear_model._linear_loss import LinearModelLoss
 
     (n, d, k), (X, _, y, coef) = _data(shape, smoke)
+    _group(benchmark, (n, d, k))
     lml = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=k), fit_intercept=True)
     y_sk = y.astype(np.float64)
     with blas_threads(1 if smoke else n_threads):
@@ -152,7 +165,7 @@ def test_sklearn(benchmark, shape, smoke, n_threads, blas_threads):
 # One group per shape: the block kernel ``_kernel.hessian_vector_product`` with all
 # threads and with one, against the NumPy per-block pass it replaced in the
 # in-memory oracle (``_blocks.hessian_vector_product``, BLAS with the same threads).
-HVP_GRID = [(50_000, 100, 10), (100_000, 20, 5)]
+HVP_GRID = [(50_000, 100, 10), (100_000, 20, 5), (20_000, 32, 50)]
 
 
 def _hvp_record(benchmark, shape, n_threads, **info):
@@ -166,7 +179,9 @@ def _hvp_record(benchmark, shape, n_threads, **info):
     )
     stats = getattr(benchmark, "stats", None)
     if stats is not None:       # logits of [coef; vector] (2k rows) + R^T X: 6 n p k flops
-        benchmark.extra_info["gflops"] = round(6 * n * p * k / stats.stats.min / 1e9, 2)
+        # (reading the probability cache: the logits of the vector only, 4 n p k)
+        flops = (4 if info.get("proba_cache") == "read" else 6) * n * p * k
+        benchmark.extra_info["gflops"] = round(flops / stats.stats.min / 1e9, 2)
 
 
 def _hvp_args(benchmark, shape, smoke):
@@ -190,6 +205,37 @@ def test_hvp_kernel_1thread(benchmark, shape, smoke):
     shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
     benchmark(_kernel.hessian_vector_product, X, None, coef, vector, True, 1)
     _hvp_record(benchmark, shape, 1)
+
+
+@pytest.mark.parametrize("shape", HVP_GRID, ids=_id)
+def test_hvp_kernel_cache_read(benchmark, shape, smoke, n_threads):
+    """CG's products after the first at a coef: the probabilities read from the cache."""
+    shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
+    cache = _kernel.ProbaCache(X.shape[0], coef.shape[0])
+    first = _kernel.hessian_vector_product(X, None, coef, vector, True, n_threads, cache=cache)
+    assert cache.holds(coef)
+    hv = benchmark(_kernel.hessian_vector_product, X, None, coef, vector, True, n_threads,
+                   cache=cache)
+    assert np.array_equal(hv, first)
+    _hvp_record(benchmark, shape, n_threads, proba_cache="read",
+                cache_fits=_kernel.ProbaCache.fits(X, coef.shape[0]))
+
+
+@pytest.mark.parametrize("shape", HVP_GRID, ids=_id)
+def test_hvp_kernel_cache_fill(benchmark, shape, smoke, n_threads):
+    """The first product at a coef: computes the probabilities and fills the cache."""
+    shape, X, coef, vector = _hvp_args(benchmark, shape, smoke)
+    cache = _kernel.ProbaCache(X.shape[0], coef.shape[0])
+
+    def fill():
+        cache.invalidate()
+        return _kernel.hessian_vector_product(X, None, coef, vector, True, n_threads,
+                                              cache=cache)
+
+    hv = benchmark(fill)
+    assert np.all(np.isfinite(hv)) and cache.holds(coef)
+    _hvp_record(benchmark, shape, n_threads, proba_cache="fill",
+                cache_fits=_kernel.ProbaCache.fits(X, coef.shape[0]))
 
 
 @pytest.mark.parametrize("shape", HVP_GRID, ids=_id)

@@ -13,6 +13,7 @@ import pytest
 from logreg import _blocks, _hessian, _kernel, _loss, _oracle
 
 from .tolerances import (
+    HVP_PROBA32_RTOL,
     HVP_RTOL,
     LOSS_GRAD_ROUTE_RTOL,
     assert_allclose_scaled,
@@ -211,10 +212,12 @@ def test_oracle_uses_the_kernel(monkeypatch):
     calls = []
     real = _kernel.hessian_vector_product
     monkeypatch.setattr(_kernel, "hessian_vector_product",
-                        lambda *a: calls.append(1) or real(*a))
+                        lambda *a, **kw: calls.append(1) or real(*a, **kw))
     got = oracle.hessian_vector_product(coef, vector)
     assert calls and oracle.pass_log[-1] == "hvp"
-    assert_allclose_scaled(got, expected, rtol_for(np.float64, HVP_RTOL))
+    # the oracle's products use its float32 probability cache (this shape fits)
+    assert oracle.proba_cache is not None
+    assert_allclose_scaled(got, expected, rtol_for(np.float64, HVP_PROBA32_RTOL))
     # binary: one row in, one row out, the positive class's
     yb = (y % 2).astype(np.intp)
     ob = _oracle.InMemoryOracle(X, yb, w, k=2, fit_intercept=True, n_threads=2)
@@ -222,7 +225,231 @@ def test_oracle_uses_the_kernel(monkeypatch):
     full = _blocks.hessian_vector_product(X, w, np.vstack([np.zeros(7), coef[1]]),
                                           np.vstack([np.zeros(7), vector[1]]), True)
     assert hv.shape == (1, 7)
-    assert_allclose_scaled(hv, full[1:], rtol_for(np.float64, HVP_RTOL))
+    assert_allclose_scaled(hv, full[1:], rtol_for(np.float64, HVP_PROBA32_RTOL))
+
+
+# ------------------------------------ products with the probability cache
+
+
+def _hv_cached(X, w, coef, vector, fit_intercept, P, fill, n_threads=2, route=None):
+    with _kernel.single_threaded_blas():
+        return _hessian.hessian_vector_product(X, w, coef, vector, fit_intercept, n_threads,
+                                               route=route, proba=P, fill=fill)
+
+
+CACHE_LAYOUTS = ["C", "F", "strided_columns", "float32", "float32_F"]
+
+
+def _cache_layout(X, name):
+    if name.startswith("float32"):
+        X32 = X.astype(np.float32)
+        return np.asfortranarray(X32) if name == "float32_F" else X32
+    return _layouts(X)[name]
+
+
+@pytest.mark.parametrize("n,d,k", [(1, 3, 3), (300, 5, 3), (1003, 12, 4), (2500, 60, 10),
+                                   (700, 6, 30), (500, 9, 2)])
+@pytest.mark.parametrize("fit_intercept", [False, True])
+@pytest.mark.parametrize("weights", [False, True])
+@pytest.mark.parametrize("route", ROUTES)
+def test_cached_hvp_matches_uncached(blocks, n, d, k, fit_intercept, weights, route):
+    """Filling and reading the cache give the same bits, within float32-P of exact."""
+    X, _, w, coef, vector = _problem(n, d, k, seed=n + d + k, weights=weights,
+                                     fit_intercept=fit_intercept)
+    proba = _loss.softmax(_loss.linear_predictor(X, coef, fit_intercept))
+    dense = _dense_hv(X, w, coef, vector, fit_intercept)
+    vector2 = vector[::-1].copy()
+    for name in CACHE_LAYOUTS:
+        Xl = _cache_layout(X, name)
+        exact = _hv(Xl, w, coef, vector, fit_intercept, route=route)
+        P = np.full((n, k), np.nan, dtype=np.float32)
+        filled = _hv_cached(Xl, w, coef, vector, fit_intercept, P, True, route=route)
+        # the cache holds the probabilities rounded to float32
+        assert_allclose_scaled(P, proba, 1e-6, err_msg=name)
+        read = _hv_cached(Xl, w, coef, vector, fit_intercept, P, False, route=route)
+        assert np.array_equal(read, filled), name
+        rtol = rtol_for(np.float64, HVP_PROBA32_RTOL)
+        assert_allclose_scaled(read, exact, rtol, err_msg=name)
+        assert_allclose_scaled(read, dense, rtol_for(Xl.dtype, HVP_PROBA32_RTOL), err_msg=name)
+        # another direction at the same coef: read only
+        assert_allclose_scaled(_hv_cached(Xl, w, coef, vector2, fit_intercept, P, False,
+                                          route=route),
+                               _hv(Xl, w, coef, vector2, fit_intercept, route=route), rtol,
+                               err_msg=name)
+
+
+def test_cached_hvp_is_symmetric_and_flat():
+    """The cached operator is a Hessian: u^T H v = v^T H u, zero on constant columns."""
+    X, _, w, coef, vector = _problem(3000, 8, 5, seed=21, weights=True)
+    u = np.random.default_rng(3).standard_normal(vector.shape)
+    P = np.empty((3000, 5), dtype=np.float32)
+    Hv = _hv_cached(X, w, coef, vector, True, P, True)
+    Hu = _hv_cached(X, w, coef, u, True, P, False)
+    assert np.vdot(u, Hv) == pytest.approx(np.vdot(vector, Hu), rel=1e-13)
+    ones = np.zeros_like(vector)
+    ones[:, 2] = 1.0                      # the same coefficient added to every class
+    assert np.max(np.abs(_hv_cached(X, w, coef, ones, True, P, False))) <= \
+        1e-12 * np.max(np.abs(Hv))
+
+
+@pytest.mark.parametrize("layout", ["C", "F", "float32"])
+@pytest.mark.parametrize("route", ROUTES)
+def test_cached_hvp_bit_identical_across_threads(blocks, layout, route):
+    X, _, w, coef, vector = _problem(9000, 20, 5, seed=3, weights=True)
+    Xl = _cache_layout(X, layout)
+    runs = []
+    for t in THREADS:
+        P = np.empty((9000, 5), dtype=np.float32)
+        filled = _hv_cached(Xl, w, coef, vector, True, P, True, n_threads=t, route=route)
+        runs.append((P, filled, _hv_cached(Xl, w, coef, vector[::-1].copy(), True, P, False,
+                                           n_threads=t, route=route)))
+    for P, filled, read in runs[1:]:
+        assert np.array_equal(P, runs[0][0])
+        assert np.array_equal(filled, runs[0][1])
+        assert np.array_equal(read, runs[0][2])
+
+
+def test_cached_hvp_rejects_a_wrong_buffer():
+    X, _, _, coef, vector = _problem(50, 3, 3)
+    with pytest.raises(ValueError):
+        _hv_cached(X, None, coef, vector, True, np.empty((50, 4), np.float32), True)
+    with pytest.raises(ValueError):
+        _kernel.hessian_vector_product(X, None, coef, vector, True, 2,
+                                       cache=_kernel.ProbaCache(49, 3))
+
+
+def test_proba_cache_follows_coef():
+    """The cache refills exactly when coef changes (also in place), else is read."""
+    X, _, w, coef, vector = _problem(2000, 10, 4, seed=5, weights=True)
+    cache = _kernel.ProbaCache(2000, 4)
+    assert not cache.holds(coef)
+    rtol = rtol_for(np.float64, HVP_PROBA32_RTOL)
+
+    def check(c):
+        got = _kernel.hessian_vector_product(X, w, c, vector, True, 2, cache=cache)
+        assert cache.holds(c)
+        assert_allclose_scaled(got, _hv(X, w, c, vector, True), rtol)
+        return got
+
+    first = check(coef)
+    assert cache.coef is not coef                  # a private copy
+    snapshot = cache.proba.copy()
+    assert np.array_equal(check(coef.copy()), first)
+    assert np.array_equal(cache.proba, snapshot)   # read, not rewritten
+    coef2 = coef.copy()
+    coef2[1, 3] += 1e-9                            # any change refills
+    assert not cache.holds(coef2)
+    check(coef2)
+    assert not np.array_equal(cache.proba, snapshot)
+    coef2[:] = 2.0 * coef                          # modified in place: detected
+    assert not cache.holds(coef2)
+    check(coef2)
+    check(coef)
+
+
+def test_oracle_caches_between_products(monkeypatch):
+    X, y, w, coef, vector = _problem(3000, 12, 5, seed=13, weights=True)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=5, fit_intercept=True, n_threads=2)
+    assert oracle.caches_proba and oracle.proba_cache is None      # made on first use
+    fills = []
+    real = _hessian.hessian_vector_product
+    monkeypatch.setattr(_hessian, "hessian_vector_product",
+                        lambda *a, **kw: fills.append(kw.get("fill")) or real(*a, **kw))
+    rtol = rtol_for(np.float64, HVP_PROBA32_RTOL)
+    coef2 = coef + 0.1
+    for c, v in [(coef, vector), (coef, 2 * vector), (coef2, vector), (coef2, vector),
+                 (coef, vector)]:
+        assert_allclose_scaled(oracle.hessian_vector_product(c, v),
+                               _blocks.hessian_vector_product(X, w, c, v, True), rtol)
+    assert fills == [True, False, True, False, True]
+    assert oracle.proba_cache.proba.shape == (3000, 5)
+    assert oracle.pass_log[-5:] == ["hvp"] * 5
+    # binary: one row in and out; the cache holds both softmax columns
+    yb = (y % 2).astype(np.intp)
+    ob = _oracle.InMemoryOracle(X, yb, w, k=2, fit_intercept=True, n_threads=2)
+    for _ in range(2):
+        hv = ob.hessian_vector_product(coef[1:2], vector[1:2])
+        full = _blocks.hessian_vector_product(X, w, np.vstack([np.zeros(13), coef[1]]),
+                                              np.vstack([np.zeros(13), vector[1]]), True)
+        assert hv.shape == (1, 13)
+        assert_allclose_scaled(hv, full[1:], rtol)
+    assert ob.proba_cache.proba.shape == (3000, 2) and fills[-2:] == [True, False]
+
+
+@pytest.mark.parametrize("path", [None, "blocks", "gemm"])
+@pytest.mark.parametrize("layout", CACHE_LAYOUTS)
+def test_loss_gradient_fills_the_cache(path, layout):
+    """The loss + gradient block pass leaves exactly the probabilities a filling
+    product would; its loss and gradient are the same bits with or without."""
+    n, d, k = 2100, 13, 6
+    X, y, w, coef, vector = _problem(n, d, k, seed=17, weights=True)
+    Xl = _cache_layout(X, layout)
+    route = None if path in (None, "blocks") else path
+    loss0, grad0 = _lg(Xl, y, w, coef, True, path)
+    for t in THREADS:
+        P = np.full((n, k), np.nan, dtype=np.float32)
+        with _kernel.single_threaded_blas():
+            loss1, grad1, pairs = _hessian.loss_gradient_pairs(
+                Xl, y, w, coef, True, t, with_pairs=False, path=path, proba=P)
+        assert pairs is None and loss1 == loss0 and np.array_equal(grad1, grad0)
+        Pf = np.empty_like(P)
+        filled = _hv_cached(Xl, w, coef, vector, True, Pf, True, route=route)
+        assert np.array_equal(P, Pf)
+        assert np.array_equal(_hv_cached(Xl, w, coef, vector, True, P, False, route=route),
+                              filled)
+
+
+def test_loss_gradient_cache_needs_the_block_pass():
+    X, y, _, coef, _ = _problem(100, 4, 3)
+    P = np.empty((100, 3), dtype=np.float32)
+    for kw in [dict(with_pairs=True), dict(with_pairs=False, path="simd"),
+               dict(with_pairs=False, proba=np.empty((100, 4), np.float32))]:
+        with pytest.raises(ValueError):
+            _hessian.loss_gradient_pairs(X, y, None, coef, True, 2, **dict(dict(proba=P), **kw))
+    with pytest.raises(ValueError):
+        _kernel.loss_gradient_pairs(X, y, None, coef, True, 2, with_pairs=False,
+                                    cache=_kernel.ProbaCache(100, 4))
+
+
+def test_oracle_stats_refill_the_cache(monkeypatch):
+    X, y, w, coef, vector = _problem(3000, 12, 5, seed=14, weights=True)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=5, fit_intercept=True, n_threads=2)
+    oracle.stats(coef, hessian=False)
+    assert oracle.proba_cache is None          # no products yet: no cache
+    fills = []
+    real = _hessian.hessian_vector_product
+    monkeypatch.setattr(_hessian, "hessian_vector_product",
+                        lambda *a, **kw: fills.append(kw.get("fill")) or real(*a, **kw))
+    oracle.hessian_vector_product(coef, vector)
+    coef2 = coef + 0.2
+    loss, grad, _ = oracle.stats(coef2, hessian=False)
+    assert oracle.proba_cache.holds(oracle._softmax_coef(coef2))
+    ref = _kernel.loss_gradient_pairs(X, y, w, coef2, True, 2, with_pairs=False)
+    assert loss == ref[0] and np.array_equal(grad, ref[1])
+    hv = oracle.hessian_vector_product(coef2, vector)
+    assert fills == [True, False]
+    assert_allclose_scaled(hv, _blocks.hessian_vector_product(X, w, coef2, vector, True),
+                           rtol_for(np.float64, HVP_PROBA32_RTOL))
+    oracle.stats(coef, hessian=True)           # the pair pass leaves the cache alone
+    assert oracle.proba_cache.holds(oracle._softmax_coef(coef2))
+
+
+@pytest.mark.parametrize("d,k,dtype,cached", [
+    (12, 5, np.float64, True), (5, 5, np.float64, True), (4, 5, np.float64, False),
+    (10, 5, np.float32, True), (9, 5, np.float32, False), (6, 30, np.float64, False),
+    (1, 2, np.float64, False), (2, 2, np.float64, True)])
+def test_oracle_cache_memory_rule(d, k, dtype, cached):
+    """A cache only when 4 n k <= X.nbytes / 2 (k <= d float64, k <= d / 2 float32)."""
+    X, y, w, coef, vector = _problem(800, d, k, seed=d + k, weights=True)
+    X = X.astype(dtype)
+    oracle = _oracle.InMemoryOracle(X, y, w, k=k, fit_intercept=True, n_threads=2)
+    assert oracle.caches_proba == cached == _kernel.ProbaCache.fits(X, k)
+    c, v = (coef[1:2], vector[1:2]) if k == 2 else (coef, vector)
+    oracle.hessian_vector_product(c, v)
+    oracle.hessian_vector_product(c, v)
+    assert (oracle.proba_cache is not None) == cached
+    if cached:
+        assert oracle.proba_cache.nbytes <= X.nbytes / 2
 
 
 # --------------------------------------------- loss + gradient, block pass

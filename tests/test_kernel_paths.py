@@ -111,6 +111,42 @@ def test_bit_identical_across_threads(path, n, d, k):
         assert np.array_equal(H, runs[0])
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_bit_identical_across_threads_big_segment_buffers(path):
+    """Segments of the big-buffer rule (K p(p+1)/2 doubles past 256 KiB: fewer,
+    longer segments, rows split evenly) reduce in the same order for any threads."""
+    n, d, k = 5000, 60, 10
+    bounds = _hessian._plan(n, d + 1, k, True, path)[3]
+    assert len(bounds) - 1 == (2 if path == "syrk" else 4)   # syrk: 512-row blocks
+    X, P, w = _problem(n, d, k, seed=12, weights=True)
+    runs = [_hessian_via(path, X, P, w, True, n_threads=t) for t in (1, 2, 3)]
+    for H in runs[1:]:
+        assert np.array_equal(H, runs[0])
+
+
+@pytest.mark.parametrize("n", [1, 7, 300, 511, 512, 1500, 2047, 3000, 6000, 8334, 12500,
+                               20000, 50000, 10**6 + 7])
+@pytest.mark.parametrize("p,k", [(101, 10), (61, 10), (33, 50), (513, 4), (21, 5), (7, 3)])
+def test_segment_rule(n, p, k):
+    """Segments cover the rows in order; with big buffers an even count (but for tiny n)
+    of near-equal segments of at least 1024 rows (or two of at least 4 blocks)."""
+    path, block, _, bounds = _hessian._plan(n, p, k)
+    sizes = np.diff(bounds)
+    assert bounds[0] == 0 and bounds[-1] == n and (sizes > 0).all()
+    K, P2 = k * (k - 1) // 2, p * (p + 1) // 2
+    if K * P2 * 8 > _hessian._SEGMENTS["big_bytes"]:
+        if n >= 8 * block:
+            assert len(sizes) % 2 == 0
+            assert sizes.min() >= min(1024, 4 * block) - 8
+            assert sizes.max() - sizes.min() <= 8 * len(sizes)
+            assert (sizes[:-1] % 8 == 0).all()
+        else:
+            assert len(sizes) == 1
+    else:
+        assert (sizes[:-1] % block == 0).all() and len(sizes) <= 32
+    assert len(sizes) <= 32
+
+
 def test_default_route_bit_identical_public_api():
     X, P, w = _problem(20000, 10, 4, seed=2, weights=True)
     H1 = logreg.hessian(X, P, w, fit_intercept=True, n_threads=1)

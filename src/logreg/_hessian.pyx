@@ -94,9 +94,15 @@ cdef extern from "_simd.h" nogil:
         void (*hvp_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                              const double*) noexcept nogil
         void (*lg_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t*,
-                            const double*, double*) noexcept nogil
+                            const double*, double*, double*) noexcept nogil
         void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                        const double*, double*) noexcept nogil
+        void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t) noexcept nogil
+        void (*hvp_residual_p)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                               const double*) noexcept nogil
+        void (*store_proba)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, float*) noexcept nogil
+        void (*load_proba)(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                           double*) noexcept nogil
     int lr_best_level()
     int lr_clamp_level(int level)
     const char* lr_level_name(int level)
@@ -161,6 +167,12 @@ def _set_tuning(route, block, panel=0):
     _TUNING[route] = (int(block), int(panel))
 
 
+# Segments of the pair passes (see _plan): about n / parts rows, at least 4
+# blocks; when a segment's result buffer (K p(p+1)/2 doubles) exceeds big_bytes,
+# at least big_min_rows rows and an even count.
+_SEGMENTS = {"parts": 32, "big_bytes": 256 * 1024, "big_min_rows": 1024}
+
+
 def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     """Choose (path, rows per block, gemm panel width, segment bounds) for a shape.
 
@@ -181,6 +193,23 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
       (3e4, 16, 10) 58 / 64;
     * tiny products (work = K p(p+1)/2 <= 4096): the loops (no BLAS call overhead);
     * without AVX-512 the loops are half as wide: dgemm from work > 8192.
+
+    Segments: about n / 32 rows, at least 4 blocks, rounded to blocks.  Each
+    segment zero-fills, accumulates and reduces its own K p(p+1)/2 doubles, so
+    when that buffer is past 256 KiB (it then lives in L3/memory, not L2: at
+    (8334, 101, 10) 1.85 MB, and the fresh buffers page-fault too) a segment
+    gets at least 1024 rows, and the count is even (the two threads of this
+    machine share equal work; two segments whenever n >= 8 blocks) with the
+    rows split evenly in multiples of 8.  Measured, loss_gradient_pairs,
+    useful GF/s, old rule (n / 32, >= 4 blocks) / this rule, segments in
+    brackets, best of 9 interleaved: at (p = 101, k = 10) n = 3000 73 / 79
+    [12 / 2], 6000 67 / 79 [24 / 4], 8334 67 / 77 [27 / 8], 12500 70 / 75
+    [28 / 12], 20000 72 / 78 [32 / 18], 50000 76 / 78 [32 / 30] (pair_products
+    alike: 66 / 78 at 6000, 68 / 78 at 8334); (2e4, 51, 10) 72 / 74,
+    (2e4, 33, 50) 88 / 93, (5e4, 129, 10) 75 / 77, (2e4, 513, 4) syrk 81 / 84
+    [10 / 8]; small buffers unchanged: (1e5, 21, 5) 59, (2e5, 33, 5) 65.
+    Odd counts lose: 3 segments of 1024 rows at n = 3000 ran at 60 GF/s, 5 of
+    2048 at 12500 at 68; one segment (no parallelism) at 40.
     """
     cdef Py_ssize_t K = k * (k - 1) // 2
     cdef Py_ssize_t P2 = p * (p + 1) // 2
@@ -199,8 +228,19 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     elif isinstance(path, str):
         path = PATHS.index(path)
     block, panel = _TUNING[PATHS[path]]
-    seg = max(4 * block, -(-n // 32))
-    seg = _rup(seg, block)
+    seg = max(4 * block, -(-n // _SEGMENTS["parts"]))
+    if pairs and K > 0 and work * 8 > _SEGMENTS["big_bytes"]:
+        # big segment buffers: at least big_min_rows rows per segment (two
+        # segments of 4 blocks when n allows), an even number of near-equal
+        # segments (multiples of 8 rows)
+        n_seg = n // max(seg, _SEGMENTS["big_min_rows"])
+        if n_seg < 2 and n >= 8 * block:
+            n_seg = 2
+        if n_seg > 1:
+            n_seg -= n_seg % 2
+        seg = max(8, _rup(-(-n // max(1, n_seg)), 8))
+    else:
+        seg = max(block, _rup(seg, block))
     bounds = list(range(0, n, seg)) + [n]
     return int(path), int(block), int(panel), bounds
 
@@ -493,11 +533,13 @@ cdef struct BWork:
     const double* C            # m x p row-major: [coef; vector] (hvp) or coef
     const int64_t* y           # labels (loss + gradient) or NULL
     const double* w            # n weights or NULL
+    float* proba               # n x k float32 probabilities of coef, or NULL
     Py_ssize_t p, k, m, block
     bint hvp
+    bint fill                  # with proba: write it (else read it; hvp only)
     bint loop_logits, loop_acc
     const lr_kernels* kern
-    Py_ssize_t o_w, o_y, o_eta, o_loss, o_G
+    Py_ssize_t o_w, o_y, o_eta, o_loss, o_G, o_P
 
 
 cdef Py_ssize_t _block_layout(BWork* W) noexcept nogil:
@@ -509,7 +551,28 @@ cdef Py_ssize_t _block_layout(BWork* W) noexcept nogil:
     W.o_eta = o; o += W.m * b
     W.o_loss = o; o += 8
     W.o_G = o; o += (_rup(W.k * W.p * 8, 8) if W.loop_acc else 0)
+    W.o_P = o; o += (W.k * b if W.proba != NULL and not W.hvp else 0)
     return _rup(o + 8, 8)
+
+
+cdef inline void _logits(const BWork* W, const double* xT, Py_ssize_t nr, const double* C,
+                         Py_ssize_t m, double* eta) noexcept nogil:
+    """eta (nr x m, class-major, ld block) = xT C^T for m rows of C (m x p row-major)."""
+    cdef int gm, gn, gk, lda, ldb, ldc
+    cdef double one = 1.0, zero = 0.0
+    cdef char* N_ = b"N"
+    if W.loop_logits:
+        W.kern.logits(xT, W.block, nr, W.p, m, C, eta)
+    else:
+        # C^T is column-major (p x m)
+        gm = <int>nr
+        gn = <int>m
+        gk = <int>W.p
+        lda = <int>W.block
+        ldb = <int>W.p
+        ldc = <int>W.block
+        dgemm(N_, N_, &gm, &gn, &gk, &one, <double*>xT, &lda, <double*>C, &ldb, &zero,
+              eta, &ldc)
 
 
 cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
@@ -528,7 +591,7 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
     cdef double* R = eta + (k * b if W.hvp else 0)
     cdef Py_ssize_t r0, bn, nr, j
     cdef int gm, gn, gk, lda, ldb, ldc
-    cdef double one = 1.0, zero = 0.0
+    cdef double one = 1.0
     cdef char* T_ = b"T"
     cdef char* N_ = b"N"
 
@@ -544,25 +607,36 @@ cdef void _block_segment(const void* Wv, Py_ssize_t start, Py_ssize_t stop,
         # data are zero (weight zero), the intercept's row of ones is row d
         kern.load_x(&W.X, r0, bn, nr, b, xT)
         kern.load_w(W.w, r0, bn, nr, wv)
-        # logits (nr x m, class-major, ld b) = xT C^T; C^T is column-major (p x m)
-        if W.loop_logits:
-            kern.logits(xT, b, nr, p, m, W.C, eta)
+        if W.hvp and W.proba != NULL:
+            # probabilities of coef (rows 0..k-1): computed and rounded into
+            # the cache, or read from it; then s = V x (rows k..2k-1).  The
+            # logits of coef and of V are separate products of k rows, so a
+            # product that fills the cache and one that reads it are the same
+            # arithmetic.
+            if W.fill:
+                _logits(W, xT, nr, W.C, k, eta)
+                kern.softmax(eta, b, nr, k)
+                kern.store_proba(eta, b, bn, k, W.proba + r0 * k)
+            else:
+                kern.load_proba(W.proba + r0 * k, b, bn, nr, k, eta)
+            _logits(W, xT, nr, W.C + k * p, k, eta + k * b)
+            kern.hvp_residual_p(eta, b, nr, k, wv)
         else:
-            gm = <int>nr
-            gn = <int>m
-            gk = <int>p
-            lda = <int>b
-            ldb = <int>p
-            ldc = <int>b
-            dgemm(N_, N_, &gm, &gn, &gk, &one, xT, &lda, <double*>W.C, &ldb, &zero,
-                  eta, &ldc)
-        if W.hvp:
-            kern.hvp_residual(eta, b, nr, k, wv)
-        else:
-            memcpy(yv, W.y + r0, bn * sizeof(int64_t))
-            for j in range(bn, nr):
-                yv[j] = -1
-            kern.lg_residual(eta, b, nr, k, yv, wv, loss)
+            # logits (nr x m, class-major, ld b) = xT C^T
+            _logits(W, xT, nr, W.C, m, eta)
+            if W.hvp:
+                kern.hvp_residual(eta, b, nr, k, wv)
+            else:
+                memcpy(yv, W.y + r0, bn * sizeof(int64_t))
+                for j in range(bn, nr):
+                    yv[j] = -1
+                if W.proba != NULL:
+                    # the probabilities for the Hessian-vector products at
+                    # this coef: as a filling product rounds them
+                    kern.lg_residual(eta, b, nr, k, yv, wv, loss, scratch + W.o_P)
+                    kern.store_proba(scratch + W.o_P, b, bn, k, W.proba + r0 * k)
+                else:
+                    kern.lg_residual(eta, b, nr, k, yv, wv, loss, NULL)
         # G (p x k, column-major = k x p row-major) += xT^T R, R (nr x k, ld b)
         if W.loop_acc:
             kern.accumulate(0, xT, b, nr, NULL, NULL, p, R, k, G)
@@ -600,6 +674,8 @@ cdef void _init_bwork(BWork* W, const floating[:, :] X, sample_weight, bint fit_
     W.C = &C[0, 0]
     W.y = NULL
     W.w = NULL
+    W.proba = NULL
+    W.fill = False
     if sample_weight is not None:
         w_view = sample_weight
         W.w = &w_view[0]
@@ -653,7 +729,7 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
 
 def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, sample_weight,
                         const double[:, ::1] coef, bint fit_intercept, int n_threads,
-                        bint with_pairs=True, path=None):
+                        bint with_pairs=True, path=None, float[:, ::1] proba=None):
     """Loss, gradient and pair products of the weighted multinomial cross-entropy, one pass.
 
     Parameters
@@ -671,6 +747,10 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
         Without pairs: None or 'blocks' is the block pass of the
         Hessian-vector product (``_loss_gradient_route``), 'gemm' the block
         pass with both products by dgemm, 'simd' (or 'syrk') the fused loops.
+    proba : None or (n, k) C-ordered float32, without pairs and on the block
+        pass only: receives the probabilities at ``coef`` exactly as
+        ``hessian_vector_product(..., proba, fill=True)`` writes them, so that
+        the products at this ``coef`` can read them.
 
     Returns
     -------
@@ -710,9 +790,16 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     if n == 0:
         return 0.0, np.zeros((k, p)), (np.zeros((W.K, W.P2)) if with_pairs else None)
     route = _loss_gradient_route(n, p, k, path) if not with_pairs else "fused"
+    if proba is not None:
+        if route == "fused":
+            raise ValueError("proba needs the block pass (with_pairs=False, path None, "
+                             "'blocks' or 'gemm').")
+        if proba.shape[0] != n or proba.shape[1] != k:
+            raise ValueError(f"proba must have shape ({n}, {k}); got "
+                             f"({proba.shape[0]}, {proba.shape[1]}).")
     if route != "fused":
         return _loss_gradient_blocks(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
-                                     None if route == "blocks" else "gemm")
+                                     None if route == "blocks" else "gemm", proba)
     W.path, W.block, W.panel, bounds = _plan(n, p, k, W.want_pairs, path)
     _init_x(&W.X, X, fit_intercept)
     W.P = NULL
@@ -768,21 +855,26 @@ def _loss_gradient_route(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, path=None):
 
 cdef object _loss_gradient_blocks(const floating[:, :] X, const Py_ssize_t[::1] y_codes,
                                   sample_weight, const double[:, ::1] coef,
-                                  bint fit_intercept, int n_threads, route=None):
+                                  bint fit_intercept, int n_threads, route=None,
+                                  float[:, ::1] proba=None):
     """Loss and gradient through the block pass (logits, softmax, loss and
-    residual P - Y in SIMD loops, R^T X_b; see ``_block_plan``)."""
+    residual P - Y in SIMD loops, R^T X_b; see ``_block_plan``); the
+    probabilities rounded to float32 into ``proba`` when given."""
     cdef Py_ssize_t k = coef.shape[0], p = coef.shape[1]
     cdef BWork W
     _init_bwork(&W, X, sample_weight, fit_intercept, coef, k)
     W.hvp = False
     W.y = <const int64_t*>&y_codes[0]
+    if proba is not None:
+        W.proba = &proba[0, 0]
+        W.fill = True
     total = _block_pass(&W, X.shape[0], n_threads, route)
     return float(total[k * p]), total[:k * p].reshape(k, p), None
 
 
 def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:, ::1] coef,
                            const double[:, ::1] vector, bint fit_intercept, int n_threads,
-                           route=None):
+                           route=None, float[:, ::1] proba=None, bint fill=False):
     """``H(coef) @ vector`` of the weighted multinomial cross-entropy, ``(k, p)``, one pass.
 
     ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)`` with
@@ -795,6 +887,17 @@ def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:
     loops, ``R^T X_b`` (one product); each product by SIMD loops or dgemm as
     ``_block_plan`` picks, or as ``route`` ('simd' / 'gemm') forces.  Nothing
     of size n x k; bit-for-bit the same for any ``n_threads``.
+
+    ``proba``: None, or an (n, k) C-ordered float32 buffer of the probabilities
+    at ``coef`` (the caller's cache: ``_kernel.ProbaCache``).  ``fill=True``
+    writes the softmax of the logits of ``coef``, rounded to float32, into it;
+    ``fill=False`` reads it instead of computing the logits of ``coef`` and the
+    softmax (a third of the flops).  Either way the product is computed with
+    the rounded probabilities, each row renormalised in float64 (exactly the
+    Hessian at probabilities within float32 rounding of ``softmax(coef x)``:
+    symmetric PSD, zero along constant directions), so filling and reading
+    give bit-identical products.  The buffer must belong to the same X,
+    ``fit_intercept`` and ``coef``: that is the caller's bookkeeping.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t p = X.shape[1] + fit_intercept
@@ -806,9 +909,15 @@ def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:
                          f"{coef.shape[1]}) and ({vector.shape[0]}, {vector.shape[1]}).")
     if n == 0 or p == 0 or k == 0:
         return np.zeros((k, p))
+    if proba is not None and (proba.shape[0] != n or proba.shape[1] != k):
+        raise ValueError(f"proba must have shape ({n}, {k}); got "
+                         f"({proba.shape[0]}, {proba.shape[1]}).")
     both = np.concatenate([coef, vector])
     _init_bwork(&W, X, sample_weight, fit_intercept, both, k)
     W.hvp = True
+    if proba is not None:
+        W.proba = &proba[0, 0]
+        W.fill = fill
     total = _block_pass(&W, n, n_threads, route)
     return total[:k * p].reshape(k, p)
 

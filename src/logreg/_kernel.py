@@ -60,21 +60,82 @@ def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
 
 
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
-                        with_pairs=True, path=None):
+                        with_pairs=True, path=None, cache=None):
     """Loss, gradient and packed pair products in one pass over X, from validated inputs.
 
     See ``_hessian.loss_gradient_pairs`` for the contract (``X`` float32/float64
     in any order, ``y_codes`` intp, ``coef`` (k, p) C-ordered float64); this
     wrapper keeps BLAS single-threaded inside the kernel's threads.
+
+    ``cache``: None, or a ``ProbaCache`` for this X, with ``with_pairs=False``
+    only: the pass also leaves the probabilities at ``coef`` in it, exactly as
+    the first Hessian-vector product at ``coef`` would (the products at this
+    ``coef`` then all read it).  Loss and gradient are the same bits either way.
     """
+    proba = None
+    if cache is not None:
+        if cache.proba.shape != (X.shape[0], coef.shape[0]):
+            raise ValueError(f"the cache has shape {cache.proba.shape}, the problem "
+                             f"({X.shape[0]}, {coef.shape[0]}).")
+        cache.invalidate()      # stays invalid if the pass fails half-way
+        proba = cache.proba
     with single_threaded_blas():
-        return _hessian.loss_gradient_pairs(
+        out = _hessian.loss_gradient_pairs(
             X, y_codes, sample_weight, coef, bool(fit_intercept), n_threads,
-            with_pairs=with_pairs, path=path,
+            with_pairs=with_pairs, path=path, proba=proba,
         )
+    if cache is not None:
+        cache.coef = np.array(coef, dtype=np.float64)
+    return out
 
 
-def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_threads):
+class ProbaCache:
+    """The class probabilities at one ``coef``, kept for Hessian-vector products.
+
+    Conjugate gradients multiplies by the Hessian at the same ``coef`` many
+    times; with a cache the first product at a ``coef`` writes the softmax
+    probabilities (n, k) as float32 and the next ones read them instead of
+    computing the logits of ``coef`` and the softmax (a third of the flops).
+    float32 is enough: the products only steer CG (the gradient stays exact),
+    and every product, filling or reading, is computed from the rounded
+    probabilities renormalised in float64, i.e. it is exactly the Hessian at
+    probabilities within float32 rounding of the true ones (symmetric PSD, the
+    same operator for every product at that ``coef``).
+
+    A cache belongs to one X (and ``fit_intercept``): its owner (the in-memory
+    oracle) makes it for its data.  ``holds(coef)`` compares ``coef`` exactly
+    with a private copy of the one the probabilities belong to.
+    """
+
+    # the buffer may take at most this share of X's bytes (see ``fits``)
+    MAX_SHARE_OF_X = 0.5
+
+    def __init__(self, n, k):
+        self.proba = np.empty((n, k), dtype=np.float32)
+        self.coef = None
+
+    @classmethod
+    def fits(cls, X, k):
+        """True when an (n, k) float32 cache takes at most half of X's bytes
+        (``4 n k <= 0.5 X.nbytes``: k <= d for float64 X, k <= d / 2 for float32)."""
+        n = X.shape[0]
+        return n > 0 and 4 * n * k <= cls.MAX_SHARE_OF_X * X.nbytes
+
+    def holds(self, coef):
+        """True when ``proba`` holds the probabilities at exactly this ``coef``."""
+        return (self.coef is not None and self.coef.shape == coef.shape
+                and np.array_equal(self.coef, coef))
+
+    def invalidate(self):
+        self.coef = None
+
+    @property
+    def nbytes(self):
+        return self.proba.nbytes
+
+
+def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_threads,
+                           cache=None):
     """``H(coef) @ vector`` ``(k, p)`` in one pass over X, from validated inputs.
 
     The contract of ``logreg._blocks.hessian_vector_product`` plus ``n_threads``
@@ -82,13 +143,33 @@ def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_thre
     order (never copied), ``sample_weight`` None or C-ordered float64,
     ``coef`` and ``vector`` (k, p) float64 softmax rows (binary: ``[0, beta]``).
     Bit-for-bit the same for any ``n_threads``.
+
+    ``cache``: None, or a ``ProbaCache`` of shape (n, k) for this X: filled when
+    it does not hold ``coef`` (then it does), read otherwise.  Products with a
+    cache use float32-rounded probabilities (``ProbaCache``); filling and
+    reading give bit-identical products.
     """
     coef = np.ascontiguousarray(coef, dtype=np.float64)
     vector = np.ascontiguousarray(vector, dtype=np.float64)
+    if cache is None:
+        with single_threaded_blas():
+            return _hessian.hessian_vector_product(
+                X, sample_weight, coef, vector, bool(fit_intercept), n_threads
+            )
+    if cache.proba.shape != (X.shape[0], coef.shape[0]):
+        raise ValueError(f"the cache has shape {cache.proba.shape}, the problem "
+                         f"({X.shape[0]}, {coef.shape[0]}).")
+    fill = not cache.holds(coef)
+    if fill:
+        cache.invalidate()      # stays invalid if the product fails half-way
     with single_threaded_blas():
-        return _hessian.hessian_vector_product(
-            X, sample_weight, coef, vector, bool(fit_intercept), n_threads
+        out = _hessian.hessian_vector_product(
+            X, sample_weight, coef, vector, bool(fit_intercept), n_threads,
+            proba=cache.proba, fill=fill,
         )
+    if fill:
+        cache.coef = coef.copy()
+    return out
 
 
 def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_threads=None):

@@ -16,11 +16,18 @@ one; ``InMemoryOracle`` below the in-memory one)::
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 
-Memory: nothing of size ``n x k`` is kept between passes and nothing of size
-``n x d`` is ever made.  ``stats`` is one call of the fused kernel (per-thread
-row-block buffers only), and so is ``hessian_vector_product`` (the block
-pass of ``_kernel``); ``losses_along`` (``logreg._blocks``) works on cache-sized
-sub-blocks; ``gram`` is the kernel over chunks of ``GRAM_CHUNK_ROWS`` rows.
+Memory: nothing of size ``n x d`` is ever made, and the only thing of size
+``n x k`` kept between passes is the probability cache of the Hessian-vector
+products: float32 ``(n, k)`` (``_kernel.ProbaCache``), made at the first
+product and only when it takes at most half of X's bytes (``4 n k <= 0.5
+X.nbytes``: ``k <= d`` for float64 X, ``k <= d / 2`` for float32); otherwise
+every product recomputes the probabilities.  Once it exists, ``stats(coef,
+hessian=False)`` refills it on its way (the next products at that ``coef`` only
+read it).  ``stats`` is one call of the fused
+kernel (per-thread row-block buffers only), and so is
+``hessian_vector_product`` (the block pass of ``_kernel``); ``losses_along``
+(``logreg._blocks``) works on cache-sized sub-blocks; ``gram`` is the kernel
+over chunks of ``GRAM_CHUNK_ROWS`` rows.
 """
 import numpy as np
 
@@ -70,6 +77,10 @@ class InMemoryOracle:
         self.pass_log = []
         self.sum_weights = float(X.shape[0] if w is None else w.sum())
         self.hessian_fits = True
+        # probabilities at the coef of the last Hessian-vector product (module
+        # docstring): made at the first product when the memory rule allows
+        self.caches_proba = _kernel.ProbaCache.fits(X, self.n_classes)
+        self.proba_cache = None
         n, p, k = X.shape[0], self.p, self.n_classes
         full_flops = n * p * p * k * (k - 1) / 2
         self.prefers_hessian_free = (not self.binary
@@ -91,10 +102,13 @@ class InMemoryOracle:
     def stats(self, coef, *, hessian=True):
         """One pass: ``(loss, grad (k, p), pairs (K, p(p+1)/2) or None)`` at ``coef``."""
         self._count("stats" if hessian else "loss_gradient")
-        # one fused pass over X: logits, softmax, loss, gradient and pair products
+        # one fused pass over X: logits, softmax, loss, gradient and pair products;
+        # without pairs (Hessian-free Newton) it also refills the probability
+        # cache of the Hessian-vector products, once they have made one
+        cache = None if hessian else self.proba_cache
         loss, grad, pairs = _kernel.loss_gradient_pairs(
             self.X, self.y, self.w, self._softmax_coef(coef), self.fit_intercept,
-            self.n_threads, with_pairs=hessian)
+            self.n_threads, with_pairs=hessian, cache=cache)
         return float(loss), (grad[1:] if self.binary else grad), pairs
 
     def gram(self):
@@ -156,12 +170,18 @@ class InMemoryOracle:
         """One pass: ``H(coef) @ vector`` in the ``(k, p)`` layout, no Hessian formed.
 
         ``(H v)_i = sum_n w_n x_n p_ni (s_ni - sum_j p_nj s_nj)``, ``s_n = V x_n``.
+        Consecutive products at the same ``coef`` (CG) share the float32
+        probabilities of the cache when it fits (module docstring); a new
+        ``coef`` (compared exactly) refills it, unless ``stats(coef,
+        hessian=False)`` already left them there.
         """
         self._count("hvp")
-        # one pass of the block kernel (per-thread row blocks, no n x k temporaries)
+        if self.caches_proba and self.proba_cache is None:
+            self.proba_cache = _kernel.ProbaCache(self.X.shape[0], self.n_classes)
+        # one pass of the block kernel (per-thread row blocks)
         out = _kernel.hessian_vector_product(self.X, self.w, self._softmax_coef(coef),
                                              self._softmax_coef(vector), self.fit_intercept,
-                                             self.n_threads)
+                                             self.n_threads, cache=self.proba_cache)
         return out[1:] if self.binary else out
 
     # -- client side -------------------------------------------------------------

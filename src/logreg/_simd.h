@@ -43,9 +43,14 @@ typedef struct {
     int (*all_finite)(const char*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t, int);
     void (*hvp_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*);
     void (*lg_residual)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const int64_t*,
-                        const double*, double*);
+                        const double*, double*, double*);
     void (*logits)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                    const double*, double*);
+    void (*softmax)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t);
+    void (*hvp_residual_p)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*);
+    void (*store_proba)(double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, float*);
+    void (*load_proba)(const float*, Py_ssize_t, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                       double*);
 } lr_kernels;
 
 #if (defined(__GNUC__) || defined(__clang__)) && (SIZE_MAX > 0xffffffffu)

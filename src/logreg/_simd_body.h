@@ -289,6 +289,9 @@ static void LR_FN(pair_weights)(const double* P, Py_ssize_t k, Py_ssize_t r0,
 
 /* ------------------------------------------------------ fused forward pass */
 
+static void LR_FN(logits)(const double* xT, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t p,
+                          Py_ssize_t m, const double* C, double* eta);
+
 /* From xT, coef (k x p, row-major), labels and weights of one block:
    PT (k x b) probabilities, R (k x b) = w (p - onehot(y)), V (K x b) pair
    weights (when V != NULL); loss lanes += w (logsumexp - eta_y).
@@ -299,33 +302,8 @@ static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
                            double* eta, double* PT, double* R, double* V,
                            double* loss_lanes)
 {
-    Py_ssize_t r, i, j, a, q;
-    /* logits: four classes at a time share the loads of xT */
-    for (i = 0; i + 4 <= k; i += 4) {
-        const double* c0 = coef + i * p;
-        for (r = 0; r < nr; r += LR_L) {
-            VD e0 = SPLAT(0.0), e1 = e0, e2 = e0, e3 = e0;
-            for (a = 0; a < p; a++) {
-                VD x = LOAD(xT + a * b + r);
-                e0 += x * c0[a];
-                e1 += x * c0[p + a];
-                e2 += x * c0[2 * p + a];
-                e3 += x * c0[3 * p + a];
-            }
-            STORE(eta + i * b + r, e0);
-            STORE(eta + (i + 1) * b + r, e1);
-            STORE(eta + (i + 2) * b + r, e2);
-            STORE(eta + (i + 3) * b + r, e3);
-        }
-    }
-    for (; i < k; i++) {
-        const double* c0 = coef + i * p;
-        for (r = 0; r < nr; r += LR_L) {
-            VD e0 = SPLAT(0.0);
-            for (a = 0; a < p; a++) e0 += LOAD(xT + a * b + r) * c0[a];
-            STORE(eta + i * b + r, e0);
-        }
-    }
+    Py_ssize_t r, i, j, q;
+    LR_FN(logits)(xT, b, nr, p, k, coef, eta);
     VD loss = LOAD(loss_lanes);
     for (r = 0; r < nr; r += LR_L) {
         VD m = LOAD(eta + r);

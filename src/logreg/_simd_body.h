@@ -291,11 +291,14 @@ static void LR_FN(pair_weights)(const double* P, Py_ssize_t k, Py_ssize_t r0,
 
 static void LR_FN(logits)(const double* xT, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t p,
                           Py_ssize_t m, const double* C, double* eta);
+static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t k,
+                               const int64_t* yv, const double* wv, double* loss_lanes,
+                               double* P);
 
 /* From xT, coef (k x p, row-major), labels and weights of one block:
    PT (k x b) probabilities, R (k x b) = w (p - onehot(y)), V (K x b) pair
    weights (when V != NULL); loss lanes += w (logsumexp - eta_y).
-   eta (k x b) is scratch. */
+   eta is unused (the logits are made in R). */
 static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
                            Py_ssize_t p, Py_ssize_t k,
                            const double* coef, const int64_t* yv, const double* wv,
@@ -303,30 +306,13 @@ static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
                            double* loss_lanes)
 {
     Py_ssize_t r, i, j, q;
-    LR_FN(logits)(xT, b, nr, p, k, coef, eta);
-    VD loss = LOAD(loss_lanes);
-    for (r = 0; r < nr; r += LR_L) {
-        VD m = LOAD(eta + r);
-        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
-        VD s = SPLAT(0.0);
-        VD zy = SPLAT(0.0);
-        VI y = LR_FN(loadi)(yv + r);
-        for (i = 0; i < k; i++) {
-            VD z = LOAD(eta + i * b + r) - m;
-            VD e = LR_FN(vexp)(z);
-            zy += z * LR_FN(onehot)(y, i);
-            s += e;
-            STORE(PT + i * b + r, e);
-        }
-        VD w = LOAD(wv + r);
-        VD inv = 1.0 / s;
-        loss += w * (LR_FN(vlog)(s) - zy);
-        for (i = 0; i < k; i++) {
-            VD pr = LOAD(PT + i * b + r) * inv;
-            STORE(PT + i * b + r, pr);
-            STORE(R + i * b + r, w * (pr - LR_FN(onehot)(y, i)));
-        }
-        if (V) {
+    (void)eta;
+    /* logits into R, which lg_residual turns into the residual (PT: p) */
+    LR_FN(logits)(xT, b, nr, p, k, coef, R);
+    LR_FN(lg_residual)(R, b, nr, k, yv, wv, loss_lanes, PT);
+    if (V) {
+        for (r = 0; r < nr; r += LR_L) {
+            VD w = LOAD(wv + r);
             q = 0;
             for (i = 0; i < k; i++) {
                 VD wpi = w * LOAD(PT + i * b + r);
@@ -335,7 +321,6 @@ static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
             }
         }
     }
-    STORE(loss_lanes, loss);
 }
 
 /* ------------------------------------------- the dgemm passes (elementwise) */

@@ -185,6 +185,12 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
 
     * per-pair ``dsyrk`` on sqrt-scaled blocks when p >= 256 and K <= 8:
       (2e4, 512, 4) syrk 80, simd 60, gemm 30 GF/s;
+    * and for one pair (K = 1: binary Hessians, the oracle's Gram matrix) from
+      p >= 80 (the loops' tiles then hold a single pair and wait on loads):
+      (5e4, 101, 2) syrk 45 / simd 35, (2e4, 101, 2) 45 / 35, (8e3, 101, 2)
+      41 / 35, (1e5, 81, 2) 41 / 35, (5e4, 129, 2) 52 / 37, (2e4, 301, 2)
+      74 / 37; even at (5e4, 65, 2) 34 / 33; the loops at (1e5, 21, 2) 21 / 14,
+      (2e4, 51, 2) 28 / 26; with K = 3 already the loops (5e4, 101, 3) 67 / 51;
     * the SIMD register-tiled loops while K < 28 (k <= 7): the dgemm product
       U^T V has only K columns and OpenBLAS runs it poorly, e.g.
       (8e4, 20, 5) simd 62 / gemm 39, (2e4, 64, 4) 69 / 31, (2e4, 100, 4) 69 / 31;
@@ -217,7 +223,7 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     if path is None:
         if not pairs or K == 0:
             path = PATH_SIMD
-        elif p >= 256 and K <= 8:
+        elif p >= 256 and K <= 8 or K == 1 and p >= 80:
             path = PATH_SYRK
         elif _level == 2 and (K < 28 or work <= 4096):
             path = PATH_SIMD

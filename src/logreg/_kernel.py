@@ -74,9 +74,7 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     """
     proba = None
     if cache is not None:
-        if cache.proba.shape != (X.shape[0], coef.shape[0]):
-            raise ValueError(f"the cache has shape {cache.proba.shape}, the problem "
-                             f"({X.shape[0]}, {coef.shape[0]}).")
+        cache.check_shape(X.shape[0], coef.shape[0])
         cache.invalidate()      # stays invalid if the pass fails half-way
         proba = cache.proba
     with single_threaded_blas():
@@ -129,6 +127,11 @@ class ProbaCache:
     def invalidate(self):
         self.coef = None
 
+    def check_shape(self, n, k):
+        """A ValueError unless this cache is for n samples and k classes."""
+        if self.proba.shape != (n, k):
+            raise ValueError(f"the cache has shape {self.proba.shape}, the problem ({n}, {k}).")
+
     @property
     def nbytes(self):
         return self.proba.nbytes
@@ -156,9 +159,7 @@ def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_thre
             return _hessian.hessian_vector_product(
                 X, sample_weight, coef, vector, bool(fit_intercept), n_threads
             )
-    if cache.proba.shape != (X.shape[0], coef.shape[0]):
-        raise ValueError(f"the cache has shape {cache.proba.shape}, the problem "
-                         f"({X.shape[0]}, {coef.shape[0]}).")
+    cache.check_shape(X.shape[0], coef.shape[0])
     fill = not cache.holds(coef)
     if fill:
         cache.invalidate()      # stays invalid if the product fails half-way

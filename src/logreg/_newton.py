@@ -305,12 +305,9 @@ class NewtonSolver:
         self.decrement = -float(self.gradient.ravel() @ step.ravel())
 
     def _approximate_hessian(self):
-        """A cheap SPD approximation of the penalized, shifted Hessian at ``coef``."""
-        d = self.p - self.fit_intercept
-        if self.preconditioner is None and not np.any(self.coef[:, :d]):
-            H = self._kronecker_hessian()   # exact at zero slopes
-        else:
-            H = self.oracle.subsample_hessian(self.coef)
+        """A cheap SPD approximation of the penalized, shifted Hessian at ``coef`` (at
+        zero slopes the Kronecker start already set an exact preconditioner)."""
+        H = self.oracle.subsample_hessian(self.coef)
         H *= self.scale
         H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
         return self._shift_free(H)

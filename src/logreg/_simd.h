@@ -36,6 +36,9 @@ typedef struct {
                        const Py_ssize_t*, Py_ssize_t, const double*, Py_ssize_t, double*);
     void (*outer_products)(const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
                            const Py_ssize_t*, Py_ssize_t, Py_ssize_t, double*);
+    void (*outer_products_f32)(const double*, Py_ssize_t, Py_ssize_t, const Py_ssize_t*,
+                               const Py_ssize_t*, Py_ssize_t, Py_ssize_t, float*);
+    void (*round_f32)(const double*, Py_ssize_t, float*);
     void (*scale_rows)(const double*, Py_ssize_t, Py_ssize_t, Py_ssize_t, const double*,
                        double*);
     void (*sqrt_row)(const double*, Py_ssize_t, double*);

@@ -614,6 +614,27 @@ static void LR_FN(outer_products)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
     }
 }
 
+/* outer_products rounded to float32 (the float32 gemm route) */
+static void LR_FN(outer_products_f32)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
+                                      const Py_ssize_t* ia, const Py_ssize_t* ic,
+                                      Py_ssize_t e0, Py_ssize_t e1, float* U)
+{
+    Py_ssize_t e, r;
+    for (e = e0; e < e1; e++) {
+        const double* xa = xT + ia[e] * b;
+        const double* xc = xT + ic[e] * b;
+        float* u = U + (e - e0) * b;
+        for (r = 0; r < nr; r++) u[r] = (float)(xa[r] * xc[r]);
+    }
+}
+
+/* dst[i] = src[i] rounded to float32, i < n */
+static void LR_FN(round_f32)(const double* src, Py_ssize_t n, float* dst)
+{
+    Py_ssize_t i;
+    for (i = 0; i < n; i++) dst[i] = (float)src[i];
+}
+
 /* Y (b x p, column-major, ld b) = diag(s) * block: the sqrt-scaled operand of dsyrk */
 static void LR_FN(scale_rows)(const double* xT, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t p,
                               const double* s, double* Y)
@@ -712,6 +733,8 @@ static const lr_kernels LR_FN(kernels) = {
     LR_FN(forward),
     LR_FN(accumulate),
     LR_FN(outer_products),
+    LR_FN(outer_products_f32),
+    LR_FN(round_f32),
     LR_FN(scale_rows),
     LR_FN(sqrt_row),
     LR_FN(lane_sum),

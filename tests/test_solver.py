@@ -20,6 +20,7 @@ from logreg import _loss, reference
 
 from ._fits import make_classification, objective
 from .tolerances import (
+    CHO_SOLVE_RTOL,
     COLLINEAR_PROBA_ATOL,
     DEFAULT_TOL_COEF_RTOL,
     GD_REFERENCE_RTOL,
@@ -31,6 +32,7 @@ from .tolerances import (
     STATSMODELS_COEF_RTOL,
     STATSMODELS_PROBA_ATOL,
     assert_allclose_scaled,
+    rtol_for,
 )
 
 
@@ -483,6 +485,25 @@ def test_first_iteration_solves_the_exact_system_through_its_kronecker_structure
                            KRONECKER_HESSIAN_RTOL)
     r = np.random.default_rng(0).standard_normal(H.shape[0])
     assert_allclose_scaled(system.solve(r), np.linalg.solve(H, r), KRONECKER_SOLVE_RTOL)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("lower", [False, True])
+def test_cho_solve_vector_matches_scipy_and_leaves_its_input(dtype, lower):
+    import scipy.linalg
+
+    from logreg._kronecker import cho_solve_vector
+
+    rng = np.random.default_rng(1)
+    A = rng.standard_normal((40, 60))
+    H = (A @ A.T).astype(dtype)
+    factor = scipy.linalg.cho_factor(H, lower=lower)
+    r = rng.standard_normal(40).astype(dtype)
+    kept = r.copy()
+    x = cho_solve_vector(factor, r)
+    assert x.dtype == dtype and np.array_equal(r, kept)
+    expected = scipy.linalg.cho_solve(factor, r)
+    assert_allclose_scaled(x, expected, rtol_for(dtype, CHO_SOLVE_RTOL))
 
 
 def test_collinear_columns_at_the_start_take_the_dense_damped_route():

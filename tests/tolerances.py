@@ -92,3 +92,6 @@ LOSS_GRAD_ROUTE_RTOL = {np.dtype(np.float32): 1e-12, np.dtype(np.float64): 1e-12
 # segment sums) against the float64 ones, relative to the largest entry: float32
 # rounding (6e-8) accumulated over ~1000-row segments
 PAIRS_F32_RTOL = 1e-5
+# _kronecker.cho_solve_vector (two trsv) against scipy.linalg.cho_solve (potrs),
+# same factor: only the order of the triangular sweeps' rounding differs
+CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}

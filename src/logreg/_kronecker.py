@@ -69,6 +69,20 @@ class KroneckerNewtonSystem:
     def solve(self, r):
         """``H^-1 r`` for ``r`` of shape ``(k p,)`` (class-major)."""
         Y = self.U.T @ r.reshape(self.k, self.p)
-        Z = np.stack([scipy.linalg.cho_solve(f, y, check_finite=False)
-                      for f, y in zip(self.blocks, Y)])
+        Z = np.stack([cho_solve_vector(f, y) for f, y in zip(self.blocks, Y)])
         return (self.U @ Z).ravel()
+
+
+def cho_solve_vector(factor, r):
+    """``H^-1 r`` for one vector ``r``, from ``factor = scipy.linalg.cho_factor(H)``.
+
+    Two BLAS triangular solves (trsv).  ``scipy.linalg.cho_solve`` goes through
+    LAPACK's potrs, i.e. trsm, which is slow for a single vector: 0.40 against
+    0.09 ms for a float32 1010 x 1010 factor (a CG preconditioner), 36 against
+    ~5 us for the 101 x 101 Kronecker blocks (where cho_solve's checks dominate).
+    """
+    c, lower = factor
+    trsv, = scipy.linalg.get_blas_funcs(("trsv",), (c,))
+    x = np.asarray(r, dtype=c.dtype)
+    x = trsv(c, x, lower=lower, trans=0 if lower else 1)     # L y = r  /  R^T y = r
+    return trsv(c, x, lower=lower, trans=1 if lower else 0, overwrite_x=1)

@@ -44,7 +44,7 @@ import scipy.linalg
 
 from . import _loss
 from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularHessianWarning
-from ._kronecker import KroneckerNewtonSystem
+from ._kronecker import KroneckerNewtonSystem, cho_solve_vector
 
 EPS = np.finfo(np.float64).eps
 
@@ -577,9 +577,7 @@ class _CholeskySolve:
         self.factor = factor
 
     def solve(self, r):
-        out = scipy.linalg.cho_solve(self.factor, r.astype(self.factor[0].dtype),
-                                     check_finite=False)
-        return out.astype(np.float64, copy=False)
+        return cho_solve_vector(self.factor, r).astype(np.float64, copy=False)
 
 
 def _check_finite_hessian(a):

@@ -461,13 +461,15 @@ def test_gd_auto_step_descends_towards_the_newton_optimum():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("C", [2.0, np.inf])
 def test_first_iteration_solves_the_exact_system_through_its_kronecker_structure(
-        k, fit_intercept, C):
+        k, fit_intercept, C, monkeypatch):
     """At zero slopes every row has the same probabilities: the Hessian is
     ``A (x) X~^T W X~``, and the shifted, penalized Newton system solved block by
     block (``KroneckerNewtonSystem``) must be the dense system from pair products."""
+    from logreg import _oracle
     from logreg._newton import NewtonSolver, initial_coef
     from logreg._oracle import InMemoryOracle
 
+    monkeypatch.setattr(_oracle, "SUBSAMPLE", 1)   # the Gram matrix of all rows: exact
     X, y, w = make_classification(n=500, d=6, k=k, seed=3, weighted=True)
     oracle = InMemoryOracle(X, y, w, k=k, fit_intercept=fit_intercept, n_threads=1)
     coef0 = initial_coef(y, w, oracle.k, oracle.p, binary=oracle.binary,
@@ -504,6 +506,36 @@ def test_cho_solve_vector_matches_scipy_and_leaves_its_input(dtype, lower):
     assert x.dtype == dtype and np.array_equal(r, kept)
     expected = scipy.linalg.cho_solve(factor, r)
     assert_allclose_scaled(x, expected, rtol_for(dtype, CHO_SOLVE_RTOL))
+
+
+def test_first_step_takes_the_subsample_gram_unless_it_preconditions_cg_or_is_singular(
+        monkeypatch):
+    from logreg import _oracle
+    from logreg._newton import NewtonSolver, initial_coef
+
+    def first_step(X, y):
+        oracle = _oracle.InMemoryOracle(X, y, None, k=4, fit_intercept=True, n_threads=1)
+        solver = NewtonSolver(oracle, C=np.inf, tol=1e-8, max_iter=10)   # no L2 to mask it
+        solver.setup(initial_coef(y, None, 4, oracle.p, binary=False, fit_intercept=True))
+        solver.evaluate()
+        assert solver.kronecker is not None
+        return oracle, solver
+
+    X, y, _ = make_classification(n=20_000, d=5, k=4, seed=2)
+    oracle, solver = first_step(X, y)
+    assert oracle.subsample_stride > 1 and solver.gram_subsampled
+    np.testing.assert_array_equal(solver.gram, oracle.gram(subsample=True))
+    # a column that is zero on every subsampled row: that Gram matrix is singular
+    Z = X.copy()
+    Z[::oracle.subsample_stride, 2] = 0.0
+    oracle, solver = first_step(Z, y)
+    assert not solver.gram_subsampled
+    np.testing.assert_array_equal(solver.gram, oracle.gram())
+    # Hessian-free: the Gram matrix also preconditions CG, so all rows
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    oracle, solver = first_step(X, y)
+    assert solver.hessian_free and not solver.gram_subsampled
 
 
 def test_collinear_columns_at_the_start_take_the_dense_damped_route():

@@ -13,11 +13,18 @@ one; ``InMemoryOracle`` below the in-memory one)::
     sum_weights                       S = sum_n w_n (known after the first stats)
     hessian_fits                      False: the (k p)^2 Hessian is over budget
 
+and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
+
+    gram(*, subsample=False)          -> X~^T W X~ (p, p), the zero-slope factor
+    subsample_stride                  m: approximations read every m-th row
+    subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
+
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 
-Memory: nothing of size ``n x d`` is ever made, and the only thing of size
-``n x k`` kept between passes is the probability cache of the Hessian-vector
+Memory: nothing of size ``n x d`` is ever made but the copy of every m-th row
+behind the approximations (``_subsample_rows``: 1/8 of X, made once), and the
+only thing of size ``n x k`` kept between passes is the probability cache of the Hessian-vector
 products: float32 ``(n, k)`` (``_kernel.ProbaCache``), made at the first
 product and only when it takes at most half of X's bytes (``4 n k <= 0.5
 X.nbytes``: ``k <= d`` for float64 X, ``k <= d / 2`` for float32); otherwise
@@ -81,6 +88,7 @@ class InMemoryOracle:
         # docstring): made at the first product when the memory rule allows
         self.caches_proba = _kernel.ProbaCache.fits(X, self.n_classes)
         self.proba_cache = None
+        self._subsample = None      # (X, y, w, sum of w) of every m-th row, made once
         n, p, k = X.shape[0], self.p, self.n_classes
         full_flops = n * p * p * k * (k - 1) / 2
         self.prefers_hessian_free = (not self.binary
@@ -111,23 +119,28 @@ class InMemoryOracle:
             self.n_threads, with_pairs=hessian, cache=cache)
         return float(loss), (grad[1:] if self.binary else grad), pairs
 
-    def gram(self):
+    def gram(self, *, subsample=False):
         """``X~^T W X~`` ``(p, p)``, ``X~ = [X, 1]``: the Hessian's Kronecker factor at
         coefficients with zero slopes (every row has the same probabilities).
+        ``subsample``: from the rows of ``subsample_hessian``, scaled to the whole
+        sum of weights (an approximation, no pass over all of X).
 
         The kernel's pair product with probabilities (1, 1): one threaded pass,
         2x faster than NumPy's ``X.T @ X`` by segments at (1e5, 20), over row
         chunks that share one small buffer of ones.
         """
-        n = self.X.shape[0]
+        X, _, w_all, S = self._subsample_rows() if subsample else (self.X, None, self.w, None)
+        n = X.shape[0]
         ones = np.ones((min(n, GRAM_CHUNK_ROWS), 2))
         total = np.zeros((1, self.p * (self.p + 1) // 2))
         with np.errstate(over="ignore", invalid="ignore"):   # the solver reports inf
             for start in range(0, n, GRAM_CHUNK_ROWS):
                 rows = slice(start, min(start + GRAM_CHUNK_ROWS, n))
-                w = None if self.w is None else self.w[rows]
-                total += _kernel.pair_products(self.X[rows], ones[:rows.stop - start], w,
+                w = None if w_all is None else w_all[rows]
+                total += _kernel.pair_products(X[rows], ones[:rows.stop - start], w,
                                                self.fit_intercept, self.n_threads)
+            if subsample and S > 0:
+                total *= self.sum_weights / S
         return _loss.hessian_from_pairs(total, 1, self.p, True)
 
     @property
@@ -144,19 +157,29 @@ class InMemoryOracle:
         float32 where the kernel takes its dgemm route (about 1.5x faster at
         (8333, 100, 10); relative error ~1e-7, far below the subsample's own)."""
 
-        m = self.subsample_stride
-        # copies of 1/m of the rows (the kernel reads strided row views slowly);
         # the fused kernel makes the probabilities and the pair products in one go
-        Xs = np.ascontiguousarray(self.X[::m])
-        ys = np.ascontiguousarray(self.y[::m])
-        w = None if self.w is None else np.ascontiguousarray(self.w[::m])
+        Xs, ys, w, S_sub = self._subsample_rows()
         _, _, pairs = _kernel.loss_gradient_pairs(Xs, ys, w, self._softmax_coef(coef),
                                                   self.fit_intercept, self.n_threads,
                                                   pairs_f32=single_precision)
-        S_sub = float(Xs.shape[0] if w is None else w.sum())
         if S_sub > 0:
             pairs *= self.sum_weights / S_sub
         return self.hessian(pairs)
+
+    def _subsample_rows(self):
+        """``(X, y, w, sum of w)`` of every m-th row (``subsample_stride``): copied
+        once, at the first use (the kernel reads strided row views slowly), and
+        kept -- 1/m of X's bytes, the only copy of rows a fit makes."""
+        if self._subsample is None:
+            m = self.subsample_stride
+            if m == 1:
+                X, y, w = self.X, self.y, self.w
+            else:
+                X = np.ascontiguousarray(self.X[::m])
+                y = np.ascontiguousarray(self.y[::m])
+                w = None if self.w is None else np.ascontiguousarray(self.w[::m])
+            self._subsample = X, y, w, float(X.shape[0] if w is None else w.sum())
+        return self._subsample
 
     def losses_along(self, coef, direction, steps):
         """One pass: ``sum_n w_n CE_n`` at ``coef + t * direction`` for each ``t`` in ``steps``.

@@ -183,3 +183,23 @@ def test_integer_labels_are_encoded_like_np_unique(y):
     np.testing.assert_array_equal(classes, expected_classes)
     np.testing.assert_array_equal(codes, expected_codes.ravel())
     assert codes.dtype == np.intp
+
+
+def test_validation_passes_use_the_callers_thread_count(monkeypatch):
+    """A user's n_threads=1 (e.g. inside their own parallel pipeline) holds for the
+    NaN / probability checks too, not only for the kernel."""
+    from logreg import _hessian
+
+    seen = []
+    for name in ("all_finite", "proba_stats"):
+        original = getattr(_hessian, name)
+        monkeypatch.setattr(_hessian, name,
+                            lambda a, n_threads, f=original: seen.append(n_threads) or f(a, n_threads))
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 4))
+    P = np.full((300, 3), 1.0 / 3.0)
+    w = rng.uniform(0.5, 1.5, 300)
+    logreg.hessian(X, P, w, n_threads=1)
+    model = logreg.LogisticRegression(n_threads=1).fit(X, rng.integers(0, 3, 300), sample_weight=w)
+    model.predict(X)
+    assert len(seen) >= 5 and set(seen) == {1}, seen

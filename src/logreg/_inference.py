@@ -73,7 +73,7 @@ from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
 from scipy.linalg import lapack
 
 from ._exceptions import NotFittedError, sklearn_compatible
-from ._validation import check_sample_weight, check_X
+from ._validation import check_n_threads, check_sample_weight, check_X
 
 __all__ = [
     "InferenceResult",
@@ -878,7 +878,8 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
             f"X has columns {[str(c) for c in columns]} but the model was fitted with "
             f"{[str(c) for c in fitted_names]}: pass the training data."
         )
-    X = check_X(X)
+    n_threads = check_n_threads(getattr(model, "n_threads", None))
+    X = check_X(X, n_threads=n_threads)
     n, d = X.shape
     if d != int(model.n_features_in_):
         raise ValueError(
@@ -886,7 +887,7 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
             "features."
         )
     yi = _class_indices(y, classes, n)
-    w = check_sample_weight(sample_weight, n)
+    w = check_sample_weight(sample_weight, n, n_threads=n_threads)
     # class_weight (importance weights) multiplies each row's score: the estimating
     # equation is sum_n w_n c_n s_n = 0, so the meat carries c_n^2 while sample
     # weights (frequencies) enter once; N counts observations, sum(w).

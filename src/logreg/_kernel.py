@@ -204,11 +204,11 @@ def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_th
         is ``sum_n w_n p_ni (delta_ij - p_nj) x_n x_n^T``.  Full (both
         triangles), symmetric, positive semi-definite.
     """
-    X = check_X(X)
+    n_threads = check_n_threads(n_threads)     # the validation passes use them too
+    X = check_X(X, n_threads=n_threads)
     n, d = X.shape
-    P = check_proba(proba, n)
-    w = check_sample_weight(sample_weight, n)
-    n_threads = check_n_threads(n_threads)
+    P = check_proba(proba, n, n_threads=n_threads)
+    w = check_sample_weight(sample_weight, n, n_threads=n_threads)
     k = P.shape[1]
     p = d + bool(fit_intercept)
     out = check_out(out, k * p)

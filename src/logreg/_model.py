@@ -215,10 +215,11 @@ class LogisticRegression:
         if any(_is_dask(a) for a in (X, y, sample_weight)):
             return self._fit_dask(X, y, sample_weight, C)
         feature_names = _feature_names(X)
-        X = check_X_estimator(X)
+        n_threads = check_n_threads(self.n_threads)
+        X = check_X_estimator(X, n_threads=n_threads)
         n, d = X.shape
         classes, codes = check_y_labels(y, n)
-        w = check_sample_weight(sample_weight, n)
+        w = check_sample_weight(sample_weight, n, n_threads=n_threads)
         if len(classes) < 2:
             raise ValueError(
                 f"{type(self).__name__} needs samples of at least 2 classes, but the data "
@@ -383,7 +384,7 @@ class LogisticRegression:
                 "appropriate arguments before using this estimator."
             )
         self._check_feature_names(X)
-        X = check_X_estimator(X)
+        X = check_X_estimator(X, n_threads=check_n_threads(self.n_threads))
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is expecting "

@@ -26,16 +26,17 @@ def _default_threads():
         return os.cpu_count() or 1
 
 
-def _all_finite(a):
-    """NaN/inf check in one pass, without an n x d temporary (SIMD kernel for floats)."""
+def _all_finite(a, n_threads=None):
+    """NaN/inf check in one pass, without an n x d temporary (SIMD kernel for floats;
+    ``n_threads`` None: all available cores)."""
     if a.size == 0:
         return True
     if a.dtype in (np.float64, np.float32) and a.ndim <= 2:
-        return _hessian.all_finite(a, _default_threads())
+        return _hessian.all_finite(a, _default_threads() if n_threads is None else n_threads)
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
-def check_X(X, *, name="X", dtypes=(np.float64, np.float32)):
+def check_X(X, *, name="X", dtypes=(np.float64, np.float32), n_threads=None):
     """Return X as a 2-D float array; float32/float64 input is not copied."""
     if _is_sparse(X):
         raise TypeError(f"{name} is a sparse matrix; logreg needs a dense array.")
@@ -55,12 +56,12 @@ def check_X(X, *, name="X", dtypes=(np.float64, np.float32)):
         raise ValueError(f"{name} has 0 features (shape {arr.shape}).")
     if arr.dtype not in [np.dtype(d) for d in dtypes]:
         arr = arr.astype(np.float64)
-    if not _all_finite(arr):
+    if not _all_finite(arr, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
     return arr
 
 
-def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
+def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", n_threads=None):
     """None, or a C-ordered float64 vector of n non-negative finite weights."""
     if sample_weight is None:
         return None
@@ -78,14 +79,14 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight"):
             f"{name} has {w.shape[0]} entries but X has {n_samples} samples."
         )
     w = np.ascontiguousarray(w, dtype=np.float64)
-    if not _all_finite(w):
+    if not _all_finite(w, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
     if w.min() < 0:
         raise ValueError(f"{name} contains negative values; weights must be >= 0.")
     return w
 
 
-def check_proba(proba, n_samples):
+def check_proba(proba, n_samples, *, n_threads=None):
     """C-ordered float64 (n, k) probabilities in [0, 1] whose rows sum to one."""
     if _is_sparse(proba):
         raise TypeError("proba must be a dense array, not a sparse matrix.")
@@ -103,7 +104,8 @@ def check_proba(proba, n_samples):
     tol = PROBA_SUM_TOL.get(P.dtype, PROBA_SUM_TOL[np.dtype(np.float64)])
     P = np.ascontiguousarray(P, dtype=np.float64)
     # one pass over P for all four checks (NumPy needs five and a temporary)
-    finite, lo, hi, worst = _hessian.proba_stats(P, _default_threads())
+    finite, lo, hi, worst = _hessian.proba_stats(
+        P, _default_threads() if n_threads is None else n_threads)
     if not finite:
         raise ValueError("proba contains NaN or infinity.")
     if lo < 0 or hi > 1:
@@ -148,7 +150,7 @@ def check_out(out, m):
 # labels, class weights.  Owned by the solver/estimator work.
 # ---------------------------------------------------------------------------
 
-def check_X_estimator(X, *, name="X"):
+def check_X_estimator(X, *, name="X", n_threads=None):
     """``check_X`` plus what an estimator meets: object arrays, complex, lists, 1-D.
 
     Messages contain the phrases scikit-learn's common checks look for.
@@ -182,7 +184,7 @@ def check_X_estimator(X, *, name="X"):
         raise ValueError(
             f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
         )
-    return check_X(arr, name=name)
+    return check_X(arr, name=name, n_threads=n_threads)
 
 
 def check_y_labels(y, n_samples):

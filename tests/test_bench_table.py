@@ -33,5 +33,9 @@ def test_at_the_optimum_picks_the_loosest_tolerance_that_reaches_it():
 def test_kernel_table_quick_reports_every_target():
     rows = _bench.kernel_table(quick=True, repeats=1, grid=False)
     assert len(rows) >= 4
+    # the seed row comes with its two yardsticks of the machine's limit
+    whats = [r["what"] for r in rows]
+    seed = next(i for i, w in enumerate(whats) if "seed" in w)
+    assert "large square dgemm" in whats[seed + 1] and "U^T V" in whats[seed + 2]
     for row in rows:
         assert row["ratio"] is None or row["ratio"] > 0

@@ -214,6 +214,18 @@ def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
                      (n, d, k), f"{gf_seed_shape:.1f} GF/s", f"{gf_peak:.1f} GF/s",
                      gf_seed_shape / gf_peak, None,
                      f"15x the seed needs {15 * gf_seed_shape * t_ours / t_ref:.0f} GF/s"))
+    # ... and next to BLAS on the minimal product itself: the packed outer products
+    # U (p(p+1)/2 x n, given for free) times the pair weights (n x K), one dgemm
+    P2 = d * (d + 1) // 2
+    U = np.full((P2, n), 0.5)
+    V = np.full((n, K), 0.25)
+    with _blas_limit(T):
+        (t_uv,) = _best_interleaved([lambda: U @ V], max(2, repeats // 2))
+    del U, V
+    rows.append(_row("  same shape: useful GF/s vs one dgemm U^T V (outer products given)",
+                     (n, d, k), f"{gf_seed_shape:.1f} GF/s",
+                     f"{n * d * d * K / t_uv / 1e9:.1f} GF/s", t_uv / t_ours, None,
+                     "the minimal flops as one BLAS product"))
 
     # 4. thread scaling 1 -> T of logreg.hessian, on the compute-bound and the narrow shape
     target = TARGETS["threads"]

@@ -82,3 +82,27 @@ def test_preconditioner_takes_float32_pairs_then_float64_if_they_do_not_factor(m
     again = logreg.LogisticRegression(tol=1e-10).fit(X, y)
     assert calls[:2] == [True, False]           # refactored from float64 pairs
     assert_allclose_scaled(again.coef_, model.coef_, DEFAULT_TOL_COEF_RTOL)
+
+
+def test_the_kronecker_preconditioner_gives_way_sooner_than_a_subsampled_one(monkeypatch):
+    from logreg import _newton
+    from logreg._kronecker import KroneckerNewtonSystem
+
+    X, y, _ = make_classification(n=6000, d=12, k=5, seed=11)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    refreshes = []
+    original = _newton.NewtonSolver._refresh_preconditioner
+
+    def spy(self):
+        refreshes.append((type(self.preconditioner), self.cg_iters))
+        return original(self)
+
+    monkeypatch.setattr(_newton.NewtonSolver, "_refresh_preconditioner", spy)
+    logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    assert refreshes[0][0] is KroneckerNewtonSystem           # the start's, replaced
+    assert refreshes[0][1] <= _newton.CG_REFRESH               # ... before a subsample's would be
+    for kind, iters in refreshes:
+        limit = (_newton.KRONECKER_CG_REFRESH if kind is KroneckerNewtonSystem
+                 else _newton.CG_REFRESH)
+        assert iters > limit, refreshes

@@ -221,7 +221,7 @@ def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
     V = np.full((n, K), 0.25)
     with _blas_limit(T):
         (t_uv,) = _best_interleaved([lambda: U @ V], max(2, repeats // 2))
-    del U, V
+    U = V = None        # 200 MB at the full shape: released before the next rows
     rows.append(_row("  same shape: useful GF/s vs one dgemm U^T V (outer products given)",
                      (n, d, k), f"{gf_seed_shape:.1f} GF/s",
                      f"{n * d * d * K / t_uv / 1e9:.1f} GF/s", t_uv / t_ours, None,

@@ -10,9 +10,14 @@ from ._fits import make_classification
 from .tolerances import DEFAULT_TOL_COEF_RTOL, assert_allclose_scaled
 
 
-def _fit(monkeypatch, hessian_free, **params):
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0 if hessian_free else np.inf)
+def _hessian_free(monkeypatch, on=True):
+    """Every in-memory fit Hessian-free (on) or never (off), whatever its shape."""
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0 if on else np.inf)
     monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+
+
+def _fit(monkeypatch, hessian_free, **params):
+    _hessian_free(monkeypatch, hessian_free)
     X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
     return logreg.LogisticRegression(tol=1e-10, **params).fit(X, y, sample_weight=w)
 
@@ -61,8 +66,7 @@ def test_preconditioner_is_factored_in_float32_only_where_that_is_sound():
 
 def test_preconditioner_takes_float32_pairs_then_float64_if_they_do_not_factor(monkeypatch):
     X, y, _ = make_classification(n=3000, d=8, k=4, seed=3)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    _hessian_free(monkeypatch)
     calls = []
     original = _oracle.InMemoryOracle.subsample_hessian
 
@@ -89,8 +93,7 @@ def test_the_kronecker_preconditioner_gives_way_sooner_than_a_subsampled_one(mon
     from logreg._kronecker import KroneckerNewtonSystem
 
     X, y, _ = make_classification(n=6000, d=12, k=5, seed=11)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
+    _hessian_free(monkeypatch)
     refreshes = []
     original = _newton.NewtonSolver._refresh_preconditioner
 

@@ -377,36 +377,27 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
         if W.want_pairs:
             if W.path == PATH_SIMD:
                 kern.accumulate(1, xT, b, nr, W.ia, W.ic, P2, V, K, acc)
-            elif f32:
-                kern.round_f32(V, K * b, V32)
-                e0 = 0
-                while e0 < P2:
-                    e1 = min(P2, e0 + W.panel)
-                    kern.outer_products_f32(xT, b, nr, W.ia, W.ic, e0, e1, <float*>acc)
-                    gm = <int>(e1 - e0)
-                    gn = <int>K
-                    gk = <int>nr
-                    lda = <int>b
-                    ldb = <int>b
-                    ldc = <int>P2
-                    # C32 (P2 x K column-major) rows e0:e1 += U^T V in float32
-                    sgemm(T_, N_, &gm, &gn, &gk, &one32, <float*>acc, &lda, V32, &ldb,
-                          &one32, C32 + e0, &ldc)
-                    e0 = e1
             elif W.path == PATH_GEMM:
+                if f32:
+                    kern.round_f32(V, K * b, V32)
+                gn = <int>K
+                gk = <int>nr
+                lda = <int>b
+                ldb = <int>b
+                ldc = <int>P2
                 e0 = 0
                 while e0 < P2:
                     e1 = min(P2, e0 + W.panel)
-                    kern.outer_products(xT, b, nr, W.ia, W.ic, e0, e1, acc)
                     gm = <int>(e1 - e0)
-                    gn = <int>K
-                    gk = <int>nr
-                    lda = <int>b
-                    ldb = <int>b
-                    ldc = <int>P2
-                    # out (P2 x K column-major) rows e0:e1 += U^T V
-                    dgemm(T_, N_, &gm, &gn, &gk, &one, acc, &lda, V, &ldb, &one,
-                          out + e0, &ldc)
+                    # out (P2 x K column-major) rows e0:e1 += U^T V (f32: into C32)
+                    if f32:
+                        kern.outer_products_f32(xT, b, nr, W.ia, W.ic, e0, e1, <float*>acc)
+                        sgemm(T_, N_, &gm, &gn, &gk, &one32, <float*>acc, &lda, V32, &ldb,
+                              &one32, C32 + e0, &ldc)
+                    else:
+                        kern.outer_products(xT, b, nr, W.ia, W.ic, e0, e1, acc)
+                        dgemm(T_, N_, &gm, &gn, &gk, &one, acc, &lda, V, &ldb, &one,
+                              out + e0, &ldc)
                     e0 = e1
             else:
                 gm = <int>p

@@ -249,7 +249,7 @@ class LogisticRegression:
                                      fit_intercept=self.fit_intercept)
             oracle = InMemoryOracle(X, codes, w, k=len(classes),
                                     fit_intercept=self.fit_intercept,
-                                    n_threads=check_n_threads(self.n_threads))
+                                    n_threads=n_threads)
             solver = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads

@@ -232,8 +232,9 @@ class NewtonSolver:
 
         When it only makes the first step, the Gram matrix comes from the row
         subsample (like the next, subsampled steps: (1e5, 20, 5) 2.0 -> 0.3 ms);
-        from all rows when it also preconditions CG (a subsampled one costs CG
-        products: 2 more at (5e4, 100, 10)) or when the subsample's is singular.
+        from all rows when it also preconditions CG (measured with a subsampled
+        one: 2 more CG products at (5e4, 100, 10) before KRONECKER_CG_REFRESH,
+        mixed timings after) or when the subsample's is singular.
         """
         subsample = (not self.hessian_free
                      and getattr(self.oracle, "subsample_stride", 1) > 1)

@@ -24,8 +24,8 @@ follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 
 Memory: nothing of size ``n x d`` is ever made but the copy of every m-th row
 behind the approximations (``_subsample_rows``: 1/8 of X, made once), and the
-only thing of size ``n x k`` kept between passes is the probability cache of the Hessian-vector
-products: float32 ``(n, k)`` (``_kernel.ProbaCache``), made at the first
+only thing of size ``n x k`` kept between passes is the probability cache of
+the Hessian-vector products: float32 ``(n, k)`` (``_kernel.ProbaCache``), made at the first
 product and only when it takes at most half of X's bytes (``4 n k <= 0.5
 X.nbytes``: ``k <= d`` for float64 X, ``k <= d / 2`` for float32); otherwise
 every product recomputes the probabilities.  Once it exists, ``stats(coef,

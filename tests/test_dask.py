@@ -18,6 +18,7 @@ import pytest
 import scipy.linalg
 from distributed import get_task_stream
 
+import logreg
 from logreg import _blocks, _dask, _hessian, reference
 
 from .tolerances import KERNEL_RTOL, assert_allclose_scaled
@@ -403,14 +404,27 @@ def test_alignment_rechunks_y_weights_and_columns():
                            NumpyOracle(X, y, w, 4, True).stats(coef)[0], RTOL)
 
 
+@pytest.mark.parametrize("labels, error, match", [
+    (np.array([0.0, 0.5, 1.0]), ValueError, "Unknown label type: continuous"),
+    (np.array([0.0, np.nan, 1.0]), ValueError, "y contains NaN"),
+])
+def test_dask_labels_follow_the_in_memory_rules(labels, error, match):
+    X, y, w, chunks = make_case("uneven")
+    y3 = labels[y % 3]
+    with pytest.raises(error, match=match):
+        logreg.LogisticRegression().fit(X, y3)
+    with pytest.raises(error, match=match):
+        _dask.as_dask_data(*dask_inputs(X, y3, None, chunks), scheduler="sync")
+
+
 def test_labels_class_weight_and_scalar_weight():
     X, y, w, chunks = make_case("uneven")
-    labels = np.array([-3.5, 0.0, 2.0, 7.25])[y]
+    labels = np.array(["ant", "bee", "cat", "dog"])[y]
     coef = random_coef(4, 6)
-    cw = {-3.5: 2.0, 2.0: 0.5}
+    cw = {"ant": 2.0, "cat": 0.5}
     data = _dask.as_dask_data(*dask_inputs(X, labels, w, chunks), class_weight=cw,
                               scheduler="sync")
-    assert data.classes.tolist() == [-3.5, 0.0, 2.0, 7.25]
+    assert data.classes.tolist() == ["ant", "bee", "cat", "dog"]
     w_eff = w * np.array([2.0, 1.0, 0.5, 1.0])[y]
     loss = _dask.DaskNewtonOracle(data, scheduler="sync").stats(coef)[0]
     assert_allclose_scaled(loss, NumpyOracle(X, y, w_eff, 4, True).stats(coef)[0], RTOL)

@@ -128,9 +128,9 @@ def test_out_checks(problem):
 
 def test_n_threads_checks(problem):
     X, P = problem
-    with pytest.raises(ValueError, match="n_threads must be None or a positive int"):
+    with pytest.raises(ValueError, match="n_threads must be None or a nonzero int"):
         logreg.hessian(X, P, n_threads=0)
-    with pytest.raises(TypeError, match="n_threads must be None or a positive int"):
+    with pytest.raises(TypeError, match="n_threads must be None or a nonzero int"):
         logreg.hessian(X, P, n_threads=1.5)
 
 
@@ -203,3 +203,17 @@ def test_validation_passes_use_the_callers_thread_count(monkeypatch):
     model = logreg.LogisticRegression(n_threads=1).fit(X, rng.integers(0, 3, 300), sample_weight=w)
     model.predict(X)
     assert len(seen) >= 5 and set(seen) == {1}, seen
+
+
+def test_overflowing_hessian_is_an_error_not_inf(problem):
+    X, P = problem
+    with pytest.raises(ValueError, match="the Hessian overflows float64"):
+        logreg.hessian(X * 1e200, P)
+
+
+@pytest.mark.parametrize("y", [["a", 1] * 10, ["a", 1.5] * 10])
+def test_mixed_label_types_in_a_list_are_refused_like_an_object_array(y):
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    for labels in (y, np.array(y, dtype=object)):
+        with pytest.raises(TypeError, match="y mixes label types"):
+            logreg.LogisticRegression().fit(X, labels)

@@ -77,6 +77,8 @@ import dask.array as da
 import numpy as np
 
 from . import _blocks, _hessian, _kernel
+from ._threads import effective_n_threads
+from ._validation import check_label_values
 
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
@@ -179,7 +181,7 @@ def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
     if flags:
         return 0.0, None, None, 0.0, flags
     if hessian:
-        threads = task_thread_budget() if n_threads is None else n_threads
+        threads = effective_n_threads(task_thread_budget() if n_threads is None else n_threads)
         loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept, threads)
     else:
         (loss, grad), pairs = loss_gradient(X, y_codes, w, coef, fit_intercept), None
@@ -489,8 +491,7 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
         classes, counts = np.asarray(classes), None
         if np.any(classes[1:] <= classes[:-1]):
             raise ValueError("classes must be sorted and unique.")
-    if classes.dtype.kind == "f" and np.isnan(classes).any():
-        raise ValueError("y contains NaN.")
+    check_label_values(classes)
     if len(classes) < 2:
         raise ValueError(f"y has a single class ({classes.tolist()}); "
                          "logistic regression needs at least 2.")

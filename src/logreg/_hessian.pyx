@@ -30,7 +30,7 @@ shape in ``_plan``, where the measurements are):
   ``dsyrk`` (large p, few pairs).
 
 BLAS comes from ``scipy.linalg.cython_blas`` (no link-time dependency) and
-must run single-threaded inside our threads (``_kernel.single_threaded_blas``).
+must run single-threaded inside our threads (``_threads.single_threaded_blas``).
 
 Parallelism and determinism: rows are cut into *segments* whose boundaries
 depend on the problem's shape only.  Threads compute whole segments into
@@ -58,12 +58,16 @@ import numpy as np
 cdef extern from *:
     """
     #ifdef _OPENMP
+    #include <omp.h>
     #define LOGREG_HAVE_OPENMP 1
+    static int lr_omp_max_threads(void) { return omp_get_max_threads(); }
     #else
     #define LOGREG_HAVE_OPENMP 0
+    static int lr_omp_max_threads(void) { return 1; }
     #endif
     """
     int LOGREG_HAVE_OPENMP
+    int lr_omp_max_threads() nogil
 
 cdef extern from "_simd.h" nogil:
     ctypedef struct lr_x:
@@ -136,6 +140,13 @@ cdef const lr_kernels* _kern = lr_select(_level)
 def openmp_enabled():
     """True when the kernel was compiled with OpenMP (parallel over row segments)."""
     return bool(LOGREG_HAVE_OPENMP)
+
+
+def openmp_max_threads():
+    """OpenMP's thread count for the calling thread's next parallel region
+    (``omp_get_max_threads``: ``OMP_NUM_THREADS`` and threadpoolctl's OpenMP
+    limits show here); 1 in a serial build."""
+    return lr_omp_max_threads()
 
 
 def simd_level():

@@ -1,55 +1,16 @@
 """The public face of the Cython kernel: validation, threads, layout."""
-import threading
-from contextlib import contextmanager
-
 import numpy as np
 
 from . import _hessian
+from ._threads import single_threaded_blas
 from ._validation import (
     check_n_threads,
     check_out,
     check_proba,
     check_sample_weight,
+    check_finite_result,
     check_X,
 )
-
-_blas_lock = threading.Lock()
-_blas_state = {"controller": None, "users": 0, "limit": None}
-
-
-@contextmanager
-def single_threaded_blas():
-    """Keep BLAS at one thread while the kernel runs its own threads.
-
-    scipy's OpenBLAS would otherwise start threads inside each of ours.  Needs
-    threadpoolctl (the ``fast`` extra); without it BLAS runs with its default
-    thread count: same results, possibly oversubscribed cores.
-
-    The limit is process-wide, so concurrent callers share it: the first one
-    in sets it and the last one out restores the original thread counts
-    (nested, overlapping limits would otherwise restore in the wrong order).
-    """
-    with _blas_lock:
-        state = _blas_state
-        if state["controller"] is None:
-            try:
-                from threadpoolctl import ThreadpoolController
-            except ImportError:
-                state["controller"] = False
-            else:
-                state["controller"] = ThreadpoolController()
-        if state["controller"] and state["users"] == 0:
-            state["limit"] = state["controller"].limit(limits=1, user_api="blas")
-        state["users"] += 1
-    try:
-        yield
-    finally:
-        with _blas_lock:
-            state["users"] -= 1
-            if state["users"] == 0 and state["limit"] is not None:
-                state["limit"].restore_original_limits()
-                state["limit"] = None
-
 
 def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
     """Packed ``M_ij`` (i < j) from validated inputs: see ``_hessian.pair_products``."""
@@ -194,8 +155,10 @@ def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_th
     out : ndarray of shape (m, m), float64, C-contiguous, optional
         Written in place and returned.
     n_threads : int, optional
-        Threads for the kernel; None uses all available cores.  The result is
-        bit-for-bit identical for any thread count.
+        Threads for the kernel: None follows the OpenMP limit in force
+        (``OMP_NUM_THREADS``, threadpoolctl) within the available cores, -1
+        uses every available core.  The result is bit-for-bit identical for
+        any thread count.
 
     Returns
     -------
@@ -214,4 +177,5 @@ def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_th
     out = check_out(out, k * p)
     pairs = pair_products(X, P, w, fit_intercept, n_threads)
     _hessian.hessian_from_pairs(pairs, k, p, out)
+    check_finite_result(out, "the Hessian", n_threads=n_threads)
     return out

@@ -15,7 +15,7 @@ from scipy.special import expit
 
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
-from ._kernel import single_threaded_blas
+from ._threads import single_threaded_blas
 from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
 from ._oracle import InMemoryOracle
 from ._validation import (
@@ -68,7 +68,10 @@ class LogisticRegression:
     warm_start : bool, default=False
         Start from the previous fit's coefficients when classes and features match.
     n_threads : int or None, default=None
-        Threads for the Hessian kernel; None uses all available cores.
+        Threads for the kernel.  None follows the OpenMP limit in force
+        (``OMP_NUM_THREADS``, ``threadpoolctl.threadpool_limits``) within the
+        available cores; -1 uses every available core, -2 all but one.
+        Results are bit-for-bit the same for any thread count.
     verbose : int, default=0
         > 0 prints one line of diagnostics per iteration.
     learning_rate : float or "auto", default="auto"

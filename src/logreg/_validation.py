@@ -5,11 +5,11 @@ Every function raises ``TypeError`` for the wrong kind of input and
 argument.  Nothing here copies ``X`` when it is already float32/float64.
 """
 import numbers
-import os
 
 import numpy as np
 
 from . import _hessian
+from ._threads import effective_n_threads
 
 # Rows of ``proba`` must sum to one within this tolerance, per input dtype.
 PROBA_SUM_TOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-8}
@@ -19,20 +19,13 @@ def _is_sparse(x):
     return hasattr(x, "tocsr") and hasattr(x, "nnz")
 
 
-def _default_threads():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def _all_finite(a, n_threads=None):
     """NaN/inf check in one pass, without an n x d temporary (SIMD kernel for floats;
     ``n_threads`` None: all available cores)."""
     if a.size == 0:
         return True
     if a.dtype in (np.float64, np.float32) and a.ndim <= 2:
-        return _hessian.all_finite(a, _default_threads() if n_threads is None else n_threads)
+        return _hessian.all_finite(a, effective_n_threads() if n_threads is None else n_threads)
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
@@ -105,7 +98,7 @@ def check_proba(proba, n_samples, *, n_threads=None):
     P = np.ascontiguousarray(P, dtype=np.float64)
     # one pass over P for all four checks (NumPy needs five and a temporary)
     finite, lo, hi, worst = _hessian.proba_stats(
-        P, _default_threads() if n_threads is None else n_threads)
+        P, effective_n_threads() if n_threads is None else n_threads)
     if not finite:
         raise ValueError("proba contains NaN or infinity.")
     if lo < 0 or hi > 1:
@@ -118,14 +111,26 @@ def check_proba(proba, n_samples, *, n_threads=None):
 
 
 def check_n_threads(n_threads):
-    """None (all available cores) or a positive int -> a positive int."""
-    if n_threads is None:
-        return _default_threads()
-    if isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral):
-        raise TypeError(f"n_threads must be None or a positive int; got {n_threads!r}.")
-    if n_threads < 1:
-        raise ValueError(f"n_threads must be None or a positive int; got {n_threads}.")
-    return int(n_threads)
+    """None, a positive count or a negative one (-1: all cores) -> the kernel's
+    thread count (``_threads.effective_n_threads`` has the rules)."""
+    if n_threads is not None and (isinstance(n_threads, bool)
+                                  or not isinstance(n_threads, numbers.Integral)):
+        raise TypeError(
+            f"n_threads must be None or a nonzero int (-1: all cores); got {n_threads!r}.")
+    if n_threads is not None and n_threads == 0:
+        raise ValueError("n_threads must be None or a nonzero int (-1: all cores); got 0.")
+    return effective_n_threads(n_threads)
+
+
+def check_finite_result(result, what, *, n_threads=None):
+    """A ValueError when finite, validated inputs gave a non-finite ``result``:
+    their magnitudes overflow float64 (e.g. x**2 * w beyond 1.8e308)."""
+    if not _all_finite(result, n_threads):
+        raise ValueError(
+            f"{what} overflows float64: X, sample_weight or proba hold values too large "
+            "in magnitude for the products it sums. Rescale X (e.g. StandardScaler) "
+            "or the weights."
+        )
 
 
 def check_out(out, m):
@@ -219,25 +224,10 @@ def check_y_labels(y, n_samples):
             f"X and y have inconsistent numbers of samples: X has {n_samples}, "
             f"y has {arr.shape[0]}."
         )
-    if arr.dtype.kind == "c":
-        raise ValueError("Complex data not supported: y has complex labels.")
-    if arr.dtype.kind == "f":
-        if not _all_finite(arr):
-            raise ValueError("Input y contains NaN or infinity.")
-        if np.any(arr != np.round(arr)):
-            raise ValueError(
-                "Unknown label type: continuous. y holds non-integer floats, which look "
-                "like a regression target; logistic regression needs class labels."
-            )
-    if arr.dtype.kind == "O":
-        kinds = {type(v) for v in arr}
-        if any(isinstance(v, float) and not np.isfinite(v) for v in arr):
-            raise ValueError("Input y contains NaN or infinity.")
-        if len(kinds) > 1 and not all(issubclass(t, numbers.Number) for t in kinds):
-            raise TypeError(
-                "y mixes label types " + ", ".join(sorted(t.__name__ for t in kinds))
-                + "; use labels of one type (all strings or all numbers)."
-            )
+    if arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
+        # NumPy turns a list such as ['a', 1] into strings: check the originals
+        check_label_values(np.asarray(y, dtype=object))
+    check_label_values(arr)
     if arr.dtype.kind in "iub" and arr.size:
         encoded = _encode_small_integers(arr)
         if encoded is not None:
@@ -247,6 +237,31 @@ def check_y_labels(y, n_samples):
     except TypeError as exc:
         raise TypeError(f"y labels cannot be sorted: {exc}") from None
     return classes, codes.reshape(-1).astype(np.intp)
+
+
+def check_label_values(labels):
+    """The rules for class labels, applied to all of y or to its distinct values
+    (every data source calls this: in memory on y, on Dask on the classes)."""
+    labels = np.asarray(labels)
+    if labels.dtype.kind == "c":
+        raise ValueError("Complex data not supported: y has complex labels.")
+    if labels.dtype.kind == "f":
+        if not _all_finite(labels):
+            raise ValueError("Input y contains NaN or infinity.")
+        if np.any(labels != np.round(labels)):
+            raise ValueError(
+                "Unknown label type: continuous. y holds non-integer floats, which look "
+                "like a regression target; logistic regression needs class labels."
+            )
+    if labels.dtype.kind == "O":
+        kinds = {type(v) for v in labels}
+        if any(isinstance(v, float) and not np.isfinite(v) for v in labels):
+            raise ValueError("Input y contains NaN or infinity.")
+        if len(kinds) > 1 and not all(issubclass(t, numbers.Number) for t in kinds):
+            raise TypeError(
+                "y mixes label types " + ", ".join(sorted(t.__name__ for t in kinds))
+                + "; use labels of one type (all strings or all numbers)."
+            )
 
 
 def _encode_small_integers(arr):

@@ -9,6 +9,10 @@ import numpy as np
 KERNEL_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 
 
+# Rows of predicted probabilities sum to one to rounding, for any finite input.
+PROBA_ROW_SUM_ATOL = 1e-12
+
+
 def rtol_for(dtype, table):
     return table[np.dtype(dtype)]
 

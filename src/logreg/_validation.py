@@ -297,7 +297,7 @@ def check_class_weight(class_weight, classes, codes, sample_weight):
                 f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}."
             )
         counts = np.bincount(codes, weights=sample_weight, minlength=k)
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):   # empty classes: 0 below
             weights = counts.sum() / (k * counts)
         return np.where(counts > 0, weights, 0.0)
     if not isinstance(class_weight, dict):

@@ -156,3 +156,21 @@ def test_gd_solver_rejects_dask_input():
     *_, Xd, yd, _w = _problem(k=3)
     with pytest.raises(ValueError, match="solver='gd' does not support dask"):
         logreg.LogisticRegression(solver="gd").fit(Xd, yd)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("class_weight", [None, {0: 3.0, 2: 0.5}, "balanced"])
+def test_dask_class_and_sample_weights_follow_the_in_memory_rules(
+        class_weight, weighted, fit_intercept, monkeypatch):
+    from logreg import _oracle
+
+    X, y, w, Xd, yd, wd = _problem(k=3, weighted=weighted)
+    monkeypatch.setattr(_oracle, "SUBSAMPLE", 1)     # the same exact steps (see above)
+    make = lambda: logreg.LogisticRegression(  # noqa: E731
+        C=0.7, class_weight=class_weight, fit_intercept=fit_intercept, tol=TOL)
+    ref = make().fit(X, y, sample_weight=w)
+    with dask.config.set(scheduler="sync"):
+        fit = make().fit(Xd, yd, sample_weight=wd)
+    assert_allclose_scaled(fit.coef_, ref.coef_, DASK_FIT_RTOL)
+    assert_allclose_scaled(fit.intercept_, ref.intercept_, DASK_FIT_RTOL)

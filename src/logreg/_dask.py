@@ -78,7 +78,7 @@ import numpy as np
 
 from . import _blocks, _hessian, _kernel
 from ._threads import effective_n_threads
-from ._validation import check_label_values
+from ._validation import check_label_values, class_weights_from_totals
 
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
@@ -385,30 +385,6 @@ def _scale_by_class(codes, w, class_w):
     return out
 
 
-def _class_weights(class_weight, classes, counts):
-    """Per-class multipliers as a float64 ``(k,)`` array (scikit-learn semantics)."""
-    if class_weight is None:
-        return None
-    if isinstance(class_weight, str):
-        if class_weight != "balanced":
-            raise ValueError(f"class_weight must be None, 'balanced' or a dict; "
-                             f"got {class_weight!r}.")
-        return counts.sum() / (len(classes) * counts.astype(np.float64))
-    if not isinstance(class_weight, dict):
-        raise TypeError(f"class_weight must be None, 'balanced' or a dict; "
-                        f"got {type(class_weight).__name__}.")
-    cw = np.ones(len(classes))
-    for label, weight in class_weight.items():
-        idx = np.flatnonzero(classes == label)
-        if idx.size == 0:
-            raise ValueError(f"class_weight has a class {label!r} that is not in y.")
-        if not (isinstance(weight, numbers.Real) and np.isfinite(weight) and weight >= 0):
-            raise ValueError(f"class_weight[{label!r}] must be a finite number >= 0; "
-                             f"got {weight!r}.")
-        cw[idx[0]] = float(weight)
-    return cw
-
-
 def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
                  scheduler=None, persist=False):
     """Validate and align dask inputs; encode labels with one distributed pass.
@@ -495,11 +471,15 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
     if len(classes) < 2:
         raise ValueError(f"y has a single class ({classes.tolist()}); "
                          "logistic regression needs at least 2.")
-    if class_weight == "balanced" and counts is None:
-        raise ValueError("class_weight='balanced' needs the class counts: "
-                         "do not pass classes=.")
     codes = y.map_blocks(_encode_labels, classes, dtype=np.intp)
-    cw = _class_weights(class_weight, classes, counts)
+    cw, totals = None, None
+    if class_weight is not None:
+        if isinstance(class_weight, str) and class_weight == "balanced":
+            # the weighted class counts, as in memory (one pass when weighted)
+            unweighted = DaskData(X, codes, w, classes, counts)
+            totals = unweighted.class_totals(scheduler)
+            setup_passes += unweighted.n_setup_passes
+        cw = class_weights_from_totals(class_weight, classes, totals)
     if cw is not None:
         # class_w as a keyword: map_blocks passes keywords through untouched
         w = (codes.map_blocks(_scale_by_class, None, class_w=cw, dtype=np.float64) if w is None

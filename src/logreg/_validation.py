@@ -288,6 +288,15 @@ def check_class_weight(class_weight, classes, codes, sample_weight):
     ``c`` (scikit-learn's rule).  A dict maps labels to weights; classes it
     does not name get weight 1.
     """
+    totals = None
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+    return class_weights_from_totals(class_weight, classes, totals)
+
+
+def class_weights_from_totals(class_weight, classes, class_totals):
+    """``check_class_weight`` for any data source: ``class_totals`` are the
+    weighted class counts (needed for ``"balanced"`` only, else may be None)."""
     k = len(classes)
     if class_weight is None:
         return np.ones(k)
@@ -296,7 +305,7 @@ def check_class_weight(class_weight, classes, codes, sample_weight):
             raise ValueError(
                 f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}."
             )
-        counts = np.bincount(codes, weights=sample_weight, minlength=k)
+        counts = np.asarray(class_totals, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):   # empty classes: 0 below
             weights = counts.sum() / (k * counts)
         return np.where(counts > 0, weights, 0.0)

@@ -11,7 +11,6 @@ import sys
 import warnings
 
 import numpy as np
-from scipy.special import expit
 
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
@@ -435,22 +434,14 @@ class LogisticRegression:
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_log_proba
             return dask_predict_log_proba(Xd, self.coef_, self.intercept_)
-        eta = self._logits(X)
-        if len(self.classes_) == 2:
-            z = eta[:, 0]
-            return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
-        return _loss.log_softmax(eta)
+        return _loss.class_log_proba(self._logits(X))
 
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)``; columns follow ``classes_``."""
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_proba
             return dask_predict_proba(Xd, self.coef_, self.intercept_)
-        eta = self._logits(X)
-        if len(self.classes_) == 2:
-            z = eta[:, 0]
-            return np.column_stack([expit(-z), expit(z)])
-        return _loss.softmax(eta)
+        return _loss.class_proba(self._logits(X))
 
     def predict(self, X):
         """Most probable class label for each sample."""

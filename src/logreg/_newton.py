@@ -29,12 +29,18 @@ kept for statistical inference are those at the returned coefficients.
 
 Softmax over-parametrization: adding the same vector to every class's
 coefficients leaves the probabilities unchanged, so the data Hessian is
-singular along ``N = (1_k (x) I_free) / sqrt(k)`` over the unpenalized
-columns (all of them without penalty; only the intercepts with L2).  We solve
-``(H + N diag(mu) N^T) s = -g`` instead: ``g`` is orthogonal to ``N``, so
-this is exactly the minimum-norm Newton step, from one Cholesky, no class
-dropped and no ``pinv``.  ``mu_a``, the mean curvature of column ``a`` over
-the classes, keeps the conditioning of H whatever the units of the features.
+singular along ``N = (1_k (x) I) / sqrt(k)``.  Unpenalized columns are flat
+there; penalized ones only have the penalty's curvature ``1/(C S)``, which
+at large ``C`` drowns in the rounding of the data Hessian.  Both have their
+optimum on the centred subspace ``N^T coef = 0`` (by convention, and because
+the penalty is least there while the data term does not change), so the
+multinomial solve stays on it: it starts centred, and solves
+``(H + N diag(mu) N^T) s = -g`` over every column.  ``H`` maps ``N`` and its
+complement into themselves and ``g`` is orthogonal to ``N`` on that
+subspace, so this is exactly the Newton step within it, from one Cholesky,
+no class dropped and no ``pinv``, for any ``C``.  ``mu_a``, the mean
+curvature of column ``a`` over the classes, keeps the conditioning of H
+whatever the units of the features.
 """
 import time
 import warnings
@@ -138,13 +144,11 @@ class NewtonSolver:
                              f"{(self.oracle.k, self.oracle.p)}.")
         self.penalized = np.isfinite(self.C)
         self.mask = _loss.penalty_mask(self.k, self.p, self.fit_intercept)
-        # Columns along which the multinomial objective is flat (see module docstring).
-        if self.binary:
-            self.free = []
-        elif not self.penalized:
-            self.free = list(range(self.p))
-        else:
-            self.free = [self.p - 1] if self.fit_intercept else []
+        # Columns along which the multinomial objective is flat, or nearly so (see
+        # module docstring): all of them, the penalized ones too.
+        self.free = [] if self.binary else list(range(self.p))
+        if self.free:   # the optimum is centred: start there (the data term is unchanged)
+            self.coef -= self.coef.mean(axis=0)
         self.history = []
         self.damped = []            # iterations at which the Hessian was damped
         self.line_search_failed = False

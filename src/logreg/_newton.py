@@ -53,6 +53,9 @@ from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularH
 from ._kronecker import KroneckerNewtonSystem, cho_solve_vector
 
 EPS = np.finfo(np.float64).eps
+_FLOAT_MAX = np.finfo(np.float64).max
+# The largest tol that means something: its square is still a float64.
+TOL_MAX = 1e150
 
 # Armijo sufficient-decrease constant (a small fraction of the predicted decrease).
 ARMIJO = 1e-4
@@ -130,7 +133,9 @@ class NewtonSolver:
         self.oracle = oracle
         self.binary = oracle.binary
         self.fit_intercept = bool(oracle.fit_intercept)
-        self.C, self.tol, self.max_iter = C, tol, max_iter
+        # tol**2 (the decrement's threshold) must stay finite; past TOL_MAX any
+        # tol stops at the start alike
+        self.C, self.tol, self.max_iter = C, min(tol, TOL_MAX), max_iter
         self.verbose = verbose
 
     # -- 0. set up ---------------------------------------------------------
@@ -169,7 +174,14 @@ class NewtonSolver:
         S = float(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
-        self.l2 = 1.0 / (self.C * S) if self.penalized else 0.0
+        with np.errstate(over="ignore"):    # C S past FLOAT_MAX: l2 = 0, no penalty to speak of
+            CS = self.C * S
+        if self.penalized and not CS > 1.0 / _FLOAT_MAX:     # else 1 / (C S) overflows
+            raise ValueError(
+                f"C * sum(sample_weight) = {CS:.3g} is too small: the penalty outweighs "
+                "the data by more than float64 can represent (every slope is 0 to working "
+                "precision). Use a larger C, or larger sample weights.")
+        self.l2 = 1.0 / CS if self.penalized else 0.0
 
     def _objective(self, data_loss, coef):
         return self.scale * data_loss + self.l2 * _loss.l2_penalty(coef, self.fit_intercept)

@@ -559,19 +559,14 @@ class NewtonSolver:
         # Converged in gradient and decrement, yet Newton still wants a sizeable step,
         # and no smaller than the last one: the objective is flat towards infinity
         # (at a finite optimum the steps shrink quadratically, however loose tol is).
+        # That heuristic reads the last step, which rounding blurs at the loss's
+        # noise floor; strict separation is also proved by the loss itself.
         step_size = np.max(np.abs(self.step))
-        separation = is_converged and not self.penalized and (
+        separation = not self.penalized and (self._strictly_separated() or is_converged and (
             step_size > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef)))
-            and step_size > SEPARATION_STEP_RATIO * self.previous_step_size)
+            and step_size > SEPARATION_STEP_RATIO * self.previous_step_size))
         if self.damped:
-            warnings.warn(
-                f"The Hessian was singular or nearly singular at {len(self.damped)} of "
-                f"{n_iter + 1} Newton iterations (first at iteration {self.damped[0]}): "
-                "X has collinear or constant columns, or the classes are (quasi-)separable. "
-                "The Newton system was damped (Levenberg-Marquardt) so the fit could go on; "
-                "coefficients along collinear directions are not identifiable. Remedy: remove "
-                "collinear columns, or use an L2 penalty (penalty='l2', finite C).",
-                SingularHessianWarning, stacklevel=4)
+            warnings.warn(self._singular_message(n_iter), SingularHessianWarning, stacklevel=4)
         if separation:
             warnings.warn(
                 "The classes are (quasi-)perfectly separable by the features: the unpenalized "
@@ -584,21 +579,70 @@ class NewtonSolver:
         elif self.line_search_failed:
             warnings.warn(
                 f"The Newton line search could not decrease the objective at iteration "
-                f"{n_iter} (max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}); "
-                "stopped there. This points to rounding trouble: standardize the features.",
+                f"{n_iter}, before the convergence test held: {self._criteria()}. The "
+                "objective's rounding error exceeds the decrease left, which points to badly "
+                "scaled features. Remedy: standardize the features (e.g. "
+                "sklearn.preprocessing.StandardScaler), or accept this precision with a "
+                "larger tol.",
                 ConvergenceWarning, stacklevel=4)
         elif not is_converged:
             warnings.warn(
-                f"Newton's method did not converge in max_iter={self.max_iter} iterations "
-                f"(max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}). Remedy: increase "
-                "max_iter, or standardize the features.",
-                ConvergenceWarning, stacklevel=4)
+                f"Newton's method did not converge in max_iter={self.max_iter} iterations: "
+                f"{self._criteria()}. Remedy: increase max_iter"
+                + ("" if self.max_iter < 20 else
+                   "; Newton's method usually needs 5-10, so many more point to badly scaled "
+                   "features: standardize them (e.g. sklearn.preprocessing.StandardScaler)")
+                + ".", ConvergenceWarning, stacklevel=4)
         return NewtonResult(
             coef=coef, n_iter=n_iter, converged=bool(is_converged and not separation),
             history=self.history, data_loss=self.data_loss_value,
             data_hessian=None if self.penalized else self.hessian_data(),
             sum_weights=self.sum_weights,
             separation=bool(separation), damped=list(self.damped))
+
+    def _strictly_separated(self):
+        """Whether the loss proves that ``coef`` classifies every sample correctly.
+
+        A sample whose true class does not have probability above 1/2 costs
+        ``CE >= log 2``, so ``sum w CE < log(2) min w`` (over positive weights)
+        means every true class wins, with a positive margin: the data are
+        strictly separable and the unpenalized optimum lies at infinity.  The
+        margin is a full ``log 2`` per sample, far beyond rounding.  Oracles
+        without ``min_positive_weight`` (Dask) rely on the step test alone.
+        """
+        w_min = getattr(self.oracle, "min_positive_weight", None)
+        return w_min is not None and self.data_loss_value < np.log(2.0) * w_min
+
+    def _criteria(self):
+        """The convergence test at the last iterate, criterion by criterion."""
+        half = 0.5 * (self.decrement + self.decrement_error)
+        tol2 = self.tol**2
+        return (f"max|gradient| = {self.grad_max:.3g} "
+                f"{'<=' if self.grad_max <= self.tol else '>'} tol = {self.tol:g} "
+                f"({'met' if self.grad_max <= self.tol else 'NOT met'}), half the squared "
+                f"Newton decrement = {half:.3g} {'<=' if half <= tol2 else '>'} tol**2 = "
+                f"{tol2:g} ({'met' if half <= tol2 else 'NOT met'})")
+
+    def _singular_message(self, n_iter):
+        """SingularHessianWarning's text: the cause that fits the penalty, and its remedy."""
+        where = (f"The Hessian was singular or nearly singular at {len(self.damped)} of "
+                 f"{n_iter + 1} Newton iterations (first at iteration {self.damped[0]}), "
+                 "so the Newton system was damped (Levenberg-Marquardt) to go on. ")
+        if not self.penalized:
+            return where + (
+                "X has collinear or constant columns, or the classes are (quasi-)separable; "
+                "coefficients along collinear directions are not identifiable. Remedy: remove "
+                "collinear columns, or use an L2 penalty (penalty='l2', finite C).")
+        with np.errstate(over="ignore"):
+            CS = self.C * self.sum_weights
+        return where + (
+            f"With the L2 penalty at C * sum(sample_weight) = {CS:.3g}, some direction's "
+            "curvature is below the rounding error of the data Hessian: X has (nearly) "
+            "collinear columns or features of very different scales, and the penalty is "
+            "too weak to make up for it: along that direction the objective is nearly flat "
+            "and the coefficients are poorly determined. Remedy: standardize the "
+            "features (e.g. sklearn.preprocessing.StandardScaler), remove collinear "
+            "columns, or use a smaller C.")
 
     def hessian_data(self):
         """Unscaled, unpenalized data-term Hessian at the final coefficients (one

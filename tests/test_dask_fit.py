@@ -13,7 +13,12 @@ import pytest
 import logreg
 
 from ._fits import make_classification
-from .tolerances import DASK_FIT_RTOL, assert_allclose_scaled
+from .tolerances import (
+    DASK_DEFAULT_TOL_FIT_RTOL,
+    DASK_FIT_RTOL,
+    DEFAULT_TOL_COEF_RTOL,
+    assert_allclose_scaled,
+)
 
 TOL = 1e-10      # tight solver tolerance: both fits sit at the optimum, not near it
 
@@ -174,3 +179,20 @@ def test_dask_class_and_sample_weights_follow_the_in_memory_rules(
         fit = make().fit(Xd, yd, sample_weight=wd)
     assert_allclose_scaled(fit.coef_, ref.coef_, DASK_FIT_RTOL)
     assert_allclose_scaled(fit.intercept_, ref.intercept_, DASK_FIT_RTOL)
+
+
+@pytest.mark.parametrize("shape, seed", [((3000, 5, 3), 2), ((4000, 12, 5), 0), ((3000, 20, 3), 1)])
+def test_dask_fit_at_the_default_tol_agrees_with_in_memory_to_the_tol_accuracy(shape, seed):
+    """At the default tol the two fits take different steps far from the optimum
+    (subsampled Hessians in memory, exact ones on Dask) and stop at different
+    iterates, each within DEFAULT_TOL_COEF_RTOL of the optimum -- the README's bound."""
+    n, d, k = shape
+    X, y, _ = make_classification(n=n, d=d, k=k, seed=seed)
+    ref = logreg.LogisticRegression().fit(X, y)
+    optimum = logreg.LogisticRegression(tol=1e-13).fit(X, y)
+    with dask.config.set(scheduler="sync"):
+        m = logreg.LogisticRegression().fit(da.from_array(X, chunks=(n // 3, d)),
+                                            da.from_array(y, chunks=(n // 3,)))
+    full = lambda c: np.column_stack([c.coef_, c.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(m), full(optimum), DEFAULT_TOL_COEF_RTOL)
+    assert_allclose_scaled(full(m), full(ref), DASK_DEFAULT_TOL_FIT_RTOL)

@@ -75,6 +75,9 @@ FUSED_RTOL = {np.dtype(np.float32): 1e-4, np.dtype(np.float64): 1e-10}
 # ---- Dask (issue 6) ----
 # a Dask fit against the in-memory fit of the same data (different summation order)
 DASK_FIT_RTOL = 1e-10
+# ... at the default tol, without forcing the same steps: each fit is within
+# DEFAULT_TOL_COEF_RTOL of the optimum, so the two within twice that
+DASK_DEFAULT_TOL_FIT_RTOL = 2 * DEFAULT_TOL_COEF_RTOL
 
 # ---- the block passes: Hessian-vector product, loss + gradient ----
 # _kernel.hessian_vector_product against the NumPy _blocks.hessian_vector_product
@@ -99,3 +102,8 @@ PAIRS_F32_RTOL = 1e-5
 # _kronecker.cho_solve_vector (two trsv) against scipy.linalg.cho_solve (potrs),
 # same factor: only the order of the triangular sweeps' rounding differs
 CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+# ---- numerical extremes (tests/test_numerics.py) ----
+# A default-tol fit at C >= 1e10 against the unpenalized fit: each is within
+# DEFAULT_TOL_COEF_RTOL of its optimum, and the two optima differ by ~1/(C S)
+LARGE_C_COEF_RTOL = DEFAULT_TOL_COEF_RTOL

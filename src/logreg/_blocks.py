@@ -42,12 +42,17 @@ def logits_t(Xs, coef, fit_intercept):
 
 
 def softmax_t(Z):
-    """In place: ``Z <- exp(Z - max)`` per column; returns ``(lse, sums)``."""
+    """In place: ``Z <- exp(Z - max)`` per column; returns ``(max, sums)``.
+
+    ``logsumexp = max + log(sums)``; callers subtract ``max`` from the other
+    logits first (``eta_y - max`` is exact near the maximum, whereas
+    ``max + log(sums)`` rounds ``log(sums)`` away against a large ``max``),
+    which is also the kernel's arithmetic.
+    """
     m = Z.max(axis=0)
     Z -= m
     np.exp(Z, out=Z)
-    s = Z.sum(axis=0)
-    return m + np.log(s), s
+    return m, Z.sum(axis=0)
 
 
 def add_xt(out, Rt, Xs, fit_intercept):
@@ -73,14 +78,14 @@ def losses_along(X, y_codes, sample_weight, coef, direction, steps, fit_intercep
         E = logits_t(as_float64(X[rows]), both, fit_intercept)
         eta, deta = E[:k], E[k:]
         pick = y_codes[rows], np.arange(E.shape[1])
-        eta_y, deta_y = eta[pick], deta[pick]
         w = None if sample_weight is None else sample_weight[rows]
         Z = np.empty_like(eta)
         for i, t in enumerate(steps):
             np.multiply(deta, t, out=Z)
             Z += eta
-            lse, _ = softmax_t(Z)
-            terms = lse - (eta_y + t * deta_y)
+            z_y = Z[pick]
+            m, s = softmax_t(Z)
+            terms = np.log(s) - (z_y - m)
             losses[i] += terms.sum() if w is None else w @ terms
     return losses
 

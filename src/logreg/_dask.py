@@ -76,7 +76,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _blocks, _hessian, _kernel
+from . import _blocks, _hessian, _kernel, _loss
 from ._threads import effective_n_threads
 from ._validation import check_label_values, class_weights_from_totals
 
@@ -729,13 +729,9 @@ def _decision_block(Xb, coef, intercept):
 
 
 def _proba_block(Xb, coef, intercept, log):
-    coef_full = np.concatenate([coef, intercept[:, None]], axis=1)
-    if coef.shape[0] == 1:  # binary, scikit-learn's convention: logits (0, eta), p_1 = expit(eta)
-        coef_full = np.concatenate([np.zeros_like(coef_full), coef_full])
-    eta_t = _block_logits(Xb, coef_full).T     # class-major view: reductions along axis 0
-    lse, _ = _blocks.softmax_t(eta_t.copy())
-    logp = eta_t - lse
-    return (logp if log else np.exp(logp)).T
+    # the in-memory estimator's own formulas (binary: p_1 = expit(eta))
+    eta = _block_logits(Xb, np.concatenate([coef, intercept[:, None]], axis=1))
+    return _loss.class_log_proba(eta) if log else _loss.class_proba(eta)
 
 
 def dask_decision_function(X, coef, intercept=None):

@@ -38,6 +38,8 @@ from scipy.special import expit
 
 from . import _hessian, _kernel
 
+_FLOAT_MAX = np.finfo(np.float64).max
+
 # Rows per chunk when a float32 X meets float64 operands: about 4 MiB of float64.
 _CHUNK_BYTES = 1 << 22
 
@@ -90,20 +92,47 @@ def _lse_parts(eta):
     n = eta.shape[0]
     top = eta.argmax(axis=1)
     m = eta[np.arange(n), top]
-    E = np.exp(eta - m[:, None])
+    with np.errstate(over="ignore"):    # eta - m below -FLOAT_MAX: exp gives 0 anyway
+        E = np.exp(eta - m[:, None])
     E[np.arange(n), top] = 0.0
     return m, np.log1p(E.sum(axis=1)), top
 
 
 def log_softmax(eta):
-    """Row-wise ``log softmax(eta)``; finite for any finite ``eta``."""
+    """Row-wise ``log softmax(eta)``; finite (or -inf) for any non-NaN ``eta``.
+
+    Formed as ``(eta - m) - log1p(s)``: ``eta - (m + log1p(s))`` would round
+    ``log1p(s)`` away against a large ``m`` (two tied logits of 1e18 would
+    each get probability 1).  ``eta - m`` is exact near the maximum, so rows
+    of ``exp`` sum to 1 to rounding whatever the size of the logits.  Logits
+    that overflowed to +-inf count as +-FLOAT_MAX (the limit of the softmax).
+    """
+    eta = np.clip(eta, -_FLOAT_MAX, _FLOAT_MAX)
     m, l1p, _ = _lse_parts(eta)
-    return eta - (m + l1p)[:, None]
+    with np.errstate(over="ignore"):
+        return (eta - m[:, None]) - l1p[:, None]
 
 
 def softmax(eta):
-    """Row-wise ``softmax(eta)``."""
+    """Row-wise ``softmax(eta)``; rows sum to 1 to rounding (``log_softmax``)."""
     return np.exp(log_softmax(eta))
+
+
+def class_log_proba(eta):
+    """Log class probabilities ``(n, max(2, k))`` from the estimator's logits
+    ``(n, k)``: ``log_softmax``, or for one column (binary) the logistic model."""
+    if eta.shape[1] == 1:
+        z = eta[:, 0]
+        return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
+    return log_softmax(eta)
+
+
+def class_proba(eta):
+    """Class probabilities ``(n, max(2, k))`` from the estimator's logits (``class_log_proba``)."""
+    if eta.shape[1] == 1:
+        z = eta[:, 0]
+        return np.column_stack([expit(-z), expit(z)])
+    return softmax(eta)
 
 
 def multinomial_pointwise(eta, y):
@@ -111,8 +140,7 @@ def multinomial_pointwise(eta, y):
     n = eta.shape[0]
     m, l1p, _ = _lse_parts(eta)
     ce = (m - eta[np.arange(n), y]) + l1p
-    P = np.exp(eta - (m + l1p)[:, None])
-    return ce, P
+    return ce, np.exp((eta - m[:, None]) - l1p[:, None])
 
 
 def binary_pointwise(eta, y):

@@ -11,7 +11,6 @@ import sys
 import warnings
 
 import numpy as np
-from scipy.special import expit
 
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
@@ -247,13 +246,14 @@ class LogisticRegression:
         if self.solver == "newton":
             if hasattr(self, "learning_rate_"):    # left from an earlier gd fit
                 del self.learning_rate_
+            w_unit, exponent, C_unit = _unit_weights(w, C)
             if coef0 is None:
-                coef0 = initial_coef(codes, w, k, p, binary=binary,
+                coef0 = initial_coef(codes, w_unit, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)
-            oracle = InMemoryOracle(X, codes, w, k=len(classes),
+            oracle = InMemoryOracle(X, codes, w_unit, k=len(classes),
                                     fit_intercept=self.fit_intercept,
                                     n_threads=n_threads)
-            solver = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
+            solver = NewtonSolver(oracle, C=C_unit, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads
             # spin after each call and slowed the kernel's next OpenMP pass 1.5-5x
@@ -263,6 +263,9 @@ class LogisticRegression:
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
             hessian, data_loss = result.data_hessian, result.data_loss
+            with np.errstate(over="ignore"):    # back to the caller's units
+                data_loss = float(np.ldexp(data_loss, exponent))
+                hessian = None if hessian is None else np.ldexp(hessian, exponent)
         else:
             if coef0 is None:
                 coef0 = np.zeros((k, p))
@@ -374,7 +377,8 @@ class LogisticRegression:
             hessian = _loss.hessian_from_pairs(pairs, k, p, binary)
         total = counts.sum()
         present = counts > 0
-        loglike_null = float(np.sum(counts[present] * np.log(counts[present] / total)))
+        with np.errstate(over="ignore", invalid="ignore"):   # weights summing past 1e308
+            loglike_null = float(np.sum(counts[present] * np.log(counts[present] / total)))
         return dict(hessian=hessian, loglike=-float(data_loss), loglike_null=loglike_null,
                     nobs=float(total), n_iter=int(n_iter), converged=bool(converged),
                     fit_intercept=bool(self.fit_intercept))
@@ -438,22 +442,14 @@ class LogisticRegression:
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_log_proba
             return dask_predict_log_proba(Xd, self.coef_, self.intercept_)
-        eta = self._logits(X)
-        if len(self.classes_) == 2:
-            z = eta[:, 0]
-            return np.column_stack([-np.logaddexp(0.0, z), -np.logaddexp(0.0, -z)])
-        return _loss.log_softmax(eta)
+        return _loss.class_log_proba(self._logits(X))
 
     def predict_proba(self, X):
         """Class probabilities ``(n_samples, n_classes)``; columns follow ``classes_``."""
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_proba
             return dask_predict_proba(Xd, self.coef_, self.intercept_)
-        eta = self._logits(X)
-        if len(self.classes_) == 2:
-            z = eta[:, 0]
-            return np.column_stack([expit(-z), expit(z)])
-        return _loss.softmax(eta)
+        return _loss.class_proba(self._logits(X))
 
     def predict(self, X):
         """Most probable class label for each sample."""
@@ -501,6 +497,27 @@ def _start_from_totals(totals, k, p, *, binary, fit_intercept):
     codes = np.arange(len(totals))
     return initial_coef(codes, np.asarray(totals, dtype=np.float64), k, p, binary=binary,
                         fit_intercept=fit_intercept)
+
+
+def _unit_weights(w, C):
+    """``(w', e, C')``: ``w' = w 2^-e`` with ``max w'`` in ``[1/2, 1)`` and ``C' = C 2^e``.
+
+    ``C sum w CE`` is unchanged, so is the optimum, and the power of two keeps
+    the arithmetic bit for bit that of ``w`` -- but weights near the ends of
+    the float64 range (subnormal, or 1e300 whose sum overflows) no longer
+    under- or overflow in the solver.  ``C'`` is capped at the largest float
+    (it stays a penalty); the solver's data loss and Hessian come back
+    multiplied by ``2^-e``.
+    """
+    if w is None:
+        return None, 0, C
+    exponent = int(np.frexp(w.max())[1])
+    with np.errstate(over="ignore", under="ignore"):
+        C_unit = float(np.ldexp(C, exponent))
+        w_unit = np.ldexp(w, -exponent)
+    if np.isfinite(C):
+        C_unit = min(C_unit, float(np.finfo(np.float64).max))
+    return w_unit, exponent, C_unit
 
 
 def _effective_weights(w, class_weights, codes):

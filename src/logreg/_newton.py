@@ -29,12 +29,18 @@ kept for statistical inference are those at the returned coefficients.
 
 Softmax over-parametrization: adding the same vector to every class's
 coefficients leaves the probabilities unchanged, so the data Hessian is
-singular along ``N = (1_k (x) I_free) / sqrt(k)`` over the unpenalized
-columns (all of them without penalty; only the intercepts with L2).  We solve
-``(H + N diag(mu) N^T) s = -g`` instead: ``g`` is orthogonal to ``N``, so
-this is exactly the minimum-norm Newton step, from one Cholesky, no class
-dropped and no ``pinv``.  ``mu_a``, the mean curvature of column ``a`` over
-the classes, keeps the conditioning of H whatever the units of the features.
+singular along ``N = (1_k (x) I) / sqrt(k)``.  Unpenalized columns are flat
+there; penalized ones only have the penalty's curvature ``1/(C S)``, which
+at large ``C`` drowns in the rounding of the data Hessian.  Both have their
+optimum on the centred subspace ``N^T coef = 0`` (by convention, and because
+the penalty is least there while the data term does not change), so the
+multinomial solve stays on it: it starts centred, and solves
+``(H + N diag(mu) N^T) s = -g`` over every column.  ``H`` maps ``N`` and its
+complement into themselves and ``g`` is orthogonal to ``N`` on that
+subspace, so this is exactly the Newton step within it, from one Cholesky,
+no class dropped and no ``pinv``, for any ``C``.  ``mu_a``, the mean
+curvature of column ``a`` over the classes, keeps the conditioning of H
+whatever the units of the features.
 """
 import time
 import warnings
@@ -47,6 +53,9 @@ from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularH
 from ._kronecker import KroneckerNewtonSystem, cho_solve_vector
 
 EPS = np.finfo(np.float64).eps
+_FLOAT_MAX = np.finfo(np.float64).max
+# The largest tol that means something: its square is still a float64.
+TOL_MAX = 1e150
 
 # Armijo sufficient-decrease constant (a small fraction of the predicted decrease).
 ARMIJO = 1e-4
@@ -124,7 +133,9 @@ class NewtonSolver:
         self.oracle = oracle
         self.binary = oracle.binary
         self.fit_intercept = bool(oracle.fit_intercept)
-        self.C, self.tol, self.max_iter = C, tol, max_iter
+        # tol**2 (the decrement's threshold) must stay finite; past TOL_MAX any
+        # tol stops at the start alike
+        self.C, self.tol, self.max_iter = C, min(tol, TOL_MAX), max_iter
         self.verbose = verbose
 
     # -- 0. set up ---------------------------------------------------------
@@ -138,13 +149,11 @@ class NewtonSolver:
                              f"{(self.oracle.k, self.oracle.p)}.")
         self.penalized = np.isfinite(self.C)
         self.mask = _loss.penalty_mask(self.k, self.p, self.fit_intercept)
-        # Columns along which the multinomial objective is flat (see module docstring).
-        if self.binary:
-            self.free = []
-        elif not self.penalized:
-            self.free = list(range(self.p))
-        else:
-            self.free = [self.p - 1] if self.fit_intercept else []
+        # Columns along which the multinomial objective is flat, or nearly so (see
+        # module docstring): all of them, the penalized ones too.
+        self.free = [] if self.binary else list(range(self.p))
+        if self.free:   # the optimum is centred: start there (the data term is unchanged)
+            self.coef -= self.coef.mean(axis=0)
         self.history = []
         self.damped = []            # iterations at which the Hessian was damped
         self.line_search_failed = False
@@ -165,7 +174,14 @@ class NewtonSolver:
         S = float(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
-        self.l2 = 1.0 / (self.C * S) if self.penalized else 0.0
+        with np.errstate(over="ignore"):    # C S past FLOAT_MAX: l2 = 0, no penalty to speak of
+            CS = self.C * S
+        if self.penalized and not CS > 1.0 / _FLOAT_MAX:     # else 1 / (C S) overflows
+            raise ValueError(
+                f"C * sum(sample_weight) = {CS:.3g} is too small: the penalty outweighs "
+                "the data by more than float64 can represent (every slope is 0 to working "
+                "precision). Use a larger C, or larger sample weights.")
+        self.l2 = 1.0 / CS if self.penalized else 0.0
 
     def _objective(self, data_loss, coef):
         return self.scale * data_loss + self.l2 * _loss.l2_penalty(coef, self.fit_intercept)
@@ -543,19 +559,14 @@ class NewtonSolver:
         # Converged in gradient and decrement, yet Newton still wants a sizeable step,
         # and no smaller than the last one: the objective is flat towards infinity
         # (at a finite optimum the steps shrink quadratically, however loose tol is).
+        # That heuristic reads the last step, which rounding blurs at the loss's
+        # noise floor; strict separation is also proved by the loss itself.
         step_size = np.max(np.abs(self.step))
-        separation = is_converged and not self.penalized and (
+        separation = not self.penalized and (self._strictly_separated() or is_converged and (
             step_size > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef)))
-            and step_size > SEPARATION_STEP_RATIO * self.previous_step_size)
+            and step_size > SEPARATION_STEP_RATIO * self.previous_step_size))
         if self.damped:
-            warnings.warn(
-                f"The Hessian was singular or nearly singular at {len(self.damped)} of "
-                f"{n_iter + 1} Newton iterations (first at iteration {self.damped[0]}): "
-                "X has collinear or constant columns, or the classes are (quasi-)separable. "
-                "The Newton system was damped (Levenberg-Marquardt) so the fit could go on; "
-                "coefficients along collinear directions are not identifiable. Remedy: remove "
-                "collinear columns, or use an L2 penalty (penalty='l2', finite C).",
-                SingularHessianWarning, stacklevel=4)
+            warnings.warn(self._singular_message(n_iter), SingularHessianWarning, stacklevel=4)
         if separation:
             warnings.warn(
                 "The classes are (quasi-)perfectly separable by the features: the unpenalized "
@@ -568,21 +579,70 @@ class NewtonSolver:
         elif self.line_search_failed:
             warnings.warn(
                 f"The Newton line search could not decrease the objective at iteration "
-                f"{n_iter} (max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}); "
-                "stopped there. This points to rounding trouble: standardize the features.",
+                f"{n_iter}, before the convergence test held: {self._criteria()}. The "
+                "objective's rounding error exceeds the decrease left, which points to badly "
+                "scaled features. Remedy: standardize the features (e.g. "
+                "sklearn.preprocessing.StandardScaler), or accept this precision with a "
+                "larger tol.",
                 ConvergenceWarning, stacklevel=4)
         elif not is_converged:
             warnings.warn(
-                f"Newton's method did not converge in max_iter={self.max_iter} iterations "
-                f"(max|gradient| = {self.grad_max:.3g}, tol = {self.tol:g}). Remedy: increase "
-                "max_iter, or standardize the features.",
-                ConvergenceWarning, stacklevel=4)
+                f"Newton's method did not converge in max_iter={self.max_iter} iterations: "
+                f"{self._criteria()}. Remedy: increase max_iter"
+                + ("" if self.max_iter < 20 else
+                   "; Newton's method usually needs 5-10, so many more point to badly scaled "
+                   "features: standardize them (e.g. sklearn.preprocessing.StandardScaler)")
+                + ".", ConvergenceWarning, stacklevel=4)
         return NewtonResult(
             coef=coef, n_iter=n_iter, converged=bool(is_converged and not separation),
             history=self.history, data_loss=self.data_loss_value,
             data_hessian=None if self.penalized else self.hessian_data(),
             sum_weights=self.sum_weights,
             separation=bool(separation), damped=list(self.damped))
+
+    def _strictly_separated(self):
+        """Whether the loss proves that ``coef`` classifies every sample correctly.
+
+        A sample whose true class does not have probability above 1/2 costs
+        ``CE >= log 2``, so ``sum w CE < log(2) min w`` (over positive weights)
+        means every true class wins, with a positive margin: the data are
+        strictly separable and the unpenalized optimum lies at infinity.  The
+        margin is a full ``log 2`` per sample, far beyond rounding.  Oracles
+        without ``min_positive_weight`` (Dask) rely on the step test alone.
+        """
+        w_min = getattr(self.oracle, "min_positive_weight", None)
+        return w_min is not None and self.data_loss_value < np.log(2.0) * w_min
+
+    def _criteria(self):
+        """The convergence test at the last iterate, criterion by criterion."""
+        half = 0.5 * (self.decrement + self.decrement_error)
+        tol2 = self.tol**2
+        return (f"max|gradient| = {self.grad_max:.3g} "
+                f"{'<=' if self.grad_max <= self.tol else '>'} tol = {self.tol:g} "
+                f"({'met' if self.grad_max <= self.tol else 'NOT met'}), half the squared "
+                f"Newton decrement = {half:.3g} {'<=' if half <= tol2 else '>'} tol**2 = "
+                f"{tol2:g} ({'met' if half <= tol2 else 'NOT met'})")
+
+    def _singular_message(self, n_iter):
+        """SingularHessianWarning's text: the cause that fits the penalty, and its remedy."""
+        where = (f"The Hessian was singular or nearly singular at {len(self.damped)} of "
+                 f"{n_iter + 1} Newton iterations (first at iteration {self.damped[0]}), "
+                 "so the Newton system was damped (Levenberg-Marquardt) to go on. ")
+        if not self.penalized:
+            return where + (
+                "X has collinear or constant columns, or the classes are (quasi-)separable; "
+                "coefficients along collinear directions are not identifiable. Remedy: remove "
+                "collinear columns, or use an L2 penalty (penalty='l2', finite C).")
+        with np.errstate(over="ignore"):
+            CS = self.C * self.sum_weights
+        return where + (
+            f"With the L2 penalty at C * sum(sample_weight) = {CS:.3g}, some direction's "
+            "curvature is below the rounding error of the data Hessian: X has (nearly) "
+            "collinear columns or features of very different scales, or the classes are "
+            "(nearly) separable, and the penalty is too weak to make up for it: along that direction the objective is nearly flat "
+            "and the coefficients are poorly determined. Remedy: standardize the "
+            "features (e.g. sklearn.preprocessing.StandardScaler), remove collinear "
+            "columns, or use a smaller C.")
 
     def hessian_data(self):
         """Unscaled, unpenalized data-term Hessian at the final coefficients (one

@@ -11,6 +11,7 @@ one; ``InMemoryOracle`` below the in-memory one)::
     hessian(pairs)                    -> full data Hessian (class-major)     no pass
     n_passes, pass_log                passes over the data so far
     sum_weights                       S = sum_n w_n (known after the first stats)
+    min_positive_weight               optional: the smallest positive w_n
     hessian_fits                      False: the (k p)^2 Hessian is over budget
 
 and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
@@ -142,6 +143,15 @@ class InMemoryOracle:
             if subsample and S > 0:
                 total *= self.sum_weights / S
         return _loss.hessian_from_pairs(total, 1, self.p, True)
+
+    @property
+    def min_positive_weight(self):
+        """The smallest positive sample weight (1.0 for unit weights): the solver's
+        certificate of strict separation (``NewtonSolver._strictly_separated``)."""
+        if self.w is None:
+            return 1.0
+        positive = self.w[self.w > 0]
+        return float(positive.min()) if positive.size else 0.0
 
     @property
     def subsample_stride(self):

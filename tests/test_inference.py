@@ -694,6 +694,6 @@ def test_estimator_separation_warns():
         clf = logreg.LogisticRegression(penalty=None).fit(X, y)
     with pytest.warns(UserWarning) as record:
         clf.inference()
-    singular = [str(r.message) for r in record if r.category is SingularInformationWarning]
-    assert singular and "separation" in singular[0]
-    assert any("did not converge" in str(r.message) for r in record)  # solver's flag
+    # the fit stops at the separation certificate: inference says why its numbers are void
+    assert any("separation" in str(r.message) and "did not converge" in str(r.message)
+               for r in record)

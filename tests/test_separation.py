@@ -95,3 +95,42 @@ def test_statsmodels_data_with_a_finite_optimum_are_not_separable(name):
     classes, codes = np.unique(data.endog.to_numpy(), return_inverse=True)
     assert find_separation(X, codes, None, n_classes=len(classes),
                            fit_intercept=True) is None
+
+
+def test_iris_unpenalized_stops_early_and_names_the_separation():
+    import warnings
+
+    import pandas as pd
+
+    import logreg
+    from logreg import PerfectSeparationWarning
+
+    data = load_iris(as_frame=True)
+    y = pd.Series(np.asarray(data.target_names)[data.target])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = logreg.LogisticRegression(penalty=None).fit(data.data, y)
+    messages = [str(w.message) for w in caught if issubclass(w.category,
+                                                             PerfectSeparationWarning)]
+    assert len(messages) == 1, [str(w.message) for w in caught]
+    assert "'setosa' from 'versicolor', 'virginica'" in messages[0]
+    assert "petal" in messages[0]
+    assert clf.n_iter_ <= 100 and not clf.converged_
+    assert np.all(np.isfinite(clf.coef_))
+    with pytest.warns(logreg.InferenceWarning, match="did not converge"):
+        summary = str(clf.summary())
+    converged_line = next(line for line in summary.splitlines() if "Converged:" in line)
+    assert converged_line.split("Converged:")[1].split()[0] == "False"
+
+
+@pytest.mark.parametrize("name", ["spector", "anes96"])
+def test_no_false_alarm_on_fits_with_a_finite_optimum(name):
+    import warnings
+
+    import logreg
+
+    data = getattr(sm.datasets, name).load_pandas()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = logreg.LogisticRegression(penalty=None).fit(data.exog, data.endog)
+    assert clf.converged_

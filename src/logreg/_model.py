@@ -13,10 +13,11 @@ import warnings
 import numpy as np
 
 from . import _loss
-from ._exceptions import NotFittedError, sklearn_compatible
+from ._exceptions import NotFittedError, PerfectSeparationWarning, sklearn_compatible
 from ._threads import single_threaded_blas
 from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
 from ._oracle import InMemoryOracle
+from ._separation import separation_message
 from ._validation import (
     check_class_weight,
     check_n_threads,
@@ -90,6 +91,10 @@ class LogisticRegression:
     intercept_ : ndarray of shape (n_classes,) or (1,)
     n_iter_ : int
         Newton (or gradient-descent) steps taken; 0 when the start was optimal.
+    converged_ : bool
+        The convergence test held at the returned coefficients: False after
+        max_iter, a failed line search, or perfect separation (each with its
+        warning).
     n_features_in_ : int
     feature_names_in_ : ndarray of str, only when X was a DataFrame with string columns
     history_ : list of dict
@@ -262,6 +267,11 @@ class LogisticRegression:
                 result = solver.solve(coef0)
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
+            if result.certificate is not None:
+                names = feature_names if feature_names is not None else [
+                    f"x{a}" for a in range(d)]
+                warnings.warn(separation_message(result.certificate, classes, names, n_iter),
+                              PerfectSeparationWarning, stacklevel=2)
             hessian, data_loss = result.data_hessian, result.data_loss
             with np.errstate(over="ignore"):    # back to the caller's units
                 data_loss = float(np.ldexp(data_loss, exponent))
@@ -280,6 +290,7 @@ class LogisticRegression:
             hessian = data_loss = None
 
         self._set_fitted(classes, d, feature_names, coef, n_iter, history)
+        self.converged_ = bool(converged)
         self.n_passes_ = oracle.n_passes if self.solver == "newton" else None
         if not np.isfinite(C):
             self._inference_state_ = self._inference_state(
@@ -334,6 +345,7 @@ class LogisticRegression:
         self.n_passes_ = oracle.n_passes
         self._set_fitted(classes, d, feature_names, result.coef, result.n_iter,
                          result.history)
+        self.converged_ = bool(result.converged)
         if not np.isfinite(C):
             self._inference_state_ = self._inference_state(
                 None, None, None, result.coef, binary, result.data_hessian,

@@ -69,6 +69,11 @@ LOSS_NOISE = 16 * EPS
 # Unpenalized fits: a Newton step still this large (relative to the
 # coefficients) at the end means the optimum lies at infinity (separation).
 SEPARATION_STEP_RTOL = 1e-4
+# Unpenalized fits ask the oracle for a linear-programming separation
+# certificate (``logreg._separation``) once the Hessian has been damped this
+# often, or after this many Newton steps (a finite optimum takes 5-10).
+SEPARATION_CHECK_DAMPED = 2
+SEPARATION_CHECK_ITER = 15
 # ... and at least this fraction of the step before it (under separation Newton's
 # steps keep a constant size; towards a finite optimum they shrink quadratically).
 SEPARATION_STEP_RATIO = 0.25
@@ -513,10 +518,14 @@ class NewtonSolver:
         coef, n_iter (Newton steps taken), converged, history (list of dicts
         with ``HISTORY_FIELDS``), data_hessian (unpenalized fits: the unscaled
         data-term Hessian at ``coef``; else None), data_loss (``sum w CE`` at ``coef``), sum_weights,
-        separation (bool), damped (iterations with a damped Hessian).
+        separation (bool), certificate (a ``logreg._separation.SeparationCertificate``
+        when the LP check proved separation, else None), damped (iterations with
+        a damped Hessian).
         """
         self.setup(coef0)
         is_converged = False
+        self.certificate = None         # set once, by the separation check
+        self.separation_checked = False
         for iteration in range(self.max_iter + 1):
             self.evaluate()
             self.grad_max = float(np.max(np.abs(self.gradient)))
@@ -525,6 +534,12 @@ class NewtonSolver:
             self.passes_seen = self.oracle.n_passes
             self.previous_step_size = np.max(np.abs(self.step)) if iteration else 0.0
             self.solve_step()
+            if self._separation_suspected(iteration):
+                self.certificate = self.oracle.find_separation()
+                if self.certificate is not None:
+                    is_converged = False
+                    self._record(iteration, step_size=0.0)
+                    break
             is_converged = self.converged()
             stop = is_converged or iteration == self.max_iter
             if not stop:
@@ -535,6 +550,20 @@ class NewtonSolver:
             if stop:
                 break
         return self.finish(iteration, is_converged)
+
+    def _separation_suspected(self, iteration):
+        """Whether to ask the oracle for a separation certificate, once per fit:
+        unpenalized, and the Hessian keeps being damped or Newton has taken far
+        more steps than a finite optimum needs (the signs of diverging
+        coefficients).  A certificate is a property of the data, so one look
+        settles it."""
+        if self.penalized or self.separation_checked or not hasattr(self.oracle,
+                                                                   "find_separation"):
+            return False
+        if len(self.damped) >= SEPARATION_CHECK_DAMPED or iteration >= SEPARATION_CHECK_ITER:
+            self.separation_checked = True
+            return True
+        return False
 
     def _record(self, iteration, step_size):
         row = dict(iteration=iteration, objective=self.objective, grad_max=self.grad_max,
@@ -562,20 +591,22 @@ class NewtonSolver:
         # That heuristic reads the last step, which rounding blurs at the loss's
         # noise floor; strict separation is also proved by the loss itself.
         step_size = np.max(np.abs(self.step))
-        separation = not self.penalized and (self._strictly_separated() or is_converged and (
+        separation = not self.penalized and (
+            self.certificate is not None or self._strictly_separated() or is_converged and (
             step_size > SEPARATION_STEP_RTOL * max(1.0, np.max(np.abs(coef)))
             and step_size > SEPARATION_STEP_RATIO * self.previous_step_size))
         if self.damped:
             warnings.warn(self._singular_message(n_iter), SingularHessianWarning, stacklevel=4)
         if separation:
-            warnings.warn(
-                "The classes are (quasi-)perfectly separable by the features: the unpenalized "
-                "maximum-likelihood coefficients are infinite. logreg stopped with large but "
-                f"finite coefficients after {n_iter} Newton iterations; predicted "
-                "probabilities are (nearly) 0 or 1 and the coefficients, and any inference "
-                "on them, are meaningless. Remedy: use an L2 penalty (penalty='l2', finite C) "
-                "or remove the separating features.",
-                PerfectSeparationWarning, stacklevel=4)
+            if self.certificate is None:    # else the caller names its classes
+                warnings.warn(
+                    "The classes are (quasi-)perfectly separable by the features: the unpenalized "
+                    "maximum-likelihood coefficients are infinite. logreg stopped with large but "
+                    f"finite coefficients after {n_iter} Newton iterations; predicted "
+                    "probabilities are (nearly) 0 or 1 and the coefficients, and any inference "
+                    "on them, are meaningless. Remedy: use an L2 penalty (penalty='l2', finite C) "
+                    "or remove the separating features.",
+                    PerfectSeparationWarning, stacklevel=4)
         elif self.line_search_failed:
             warnings.warn(
                 f"The Newton line search could not decrease the objective at iteration "
@@ -598,7 +629,8 @@ class NewtonSolver:
             history=self.history, data_loss=self.data_loss_value,
             data_hessian=None if self.penalized else self.hessian_data(),
             sum_weights=self.sum_weights,
-            separation=bool(separation), damped=list(self.damped))
+            separation=bool(separation), certificate=self.certificate,
+            damped=list(self.damped))
 
     def _strictly_separated(self):
         """Whether the loss proves that ``coef`` classifies every sample correctly.

@@ -12,6 +12,7 @@ one; ``InMemoryOracle`` below the in-memory one)::
     n_passes, pass_log                passes over the data so far
     sum_weights                       S = sum_n w_n (known after the first stats)
     min_positive_weight               optional: the smallest positive w_n
+    find_separation()                 optional: a separation certificate or None
     hessian_fits                      False: the (k p)^2 Hessian is over budget
 
 and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
@@ -39,7 +40,7 @@ over chunks of ``GRAM_CHUNK_ROWS`` rows.
 """
 import numpy as np
 
-from . import _blocks, _kernel, _loss
+from . import _blocks, _kernel, _loss, _separation
 
 # Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
 GRAM_CHUNK_ROWS = 1 << 16
@@ -143,6 +144,11 @@ class InMemoryOracle:
             if subsample and S > 0:
                 total *= self.sum_weights / S
         return _loss.hessian_from_pairs(total, 1, self.p, True)
+
+    def find_separation(self):
+        """A ``logreg._separation.SeparationCertificate`` of these data, or None."""
+        return _separation.find_separation(self.X, self.y, self.w, n_classes=self.n_classes,
+                                           fit_intercept=self.fit_intercept)
 
     @property
     def min_positive_weight(self):

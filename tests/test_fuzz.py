@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.special
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -21,7 +21,7 @@ from logreg import ConvergenceWarning, SingularHessianWarning
 
 from .tolerances import PROBA_ROW_SUM_ATOL
 
-SWEEP = settings(max_examples=300, deadline=None, derandomize=True, database=None,
+SWEEP = settings(max_examples=1500, deadline=None, derandomize=True, database=None,
                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 # logreg's own warnings name a cause and a remedy: they are allowed
@@ -110,7 +110,9 @@ def test_fit_and_predict_keep_the_contract(data):
             clf.fit(X, y, sample_weight=w)
         except (ValueError, TypeError) as exc:
             assert str(exc), "an error must say what is wrong"
+            event(f"fit: {type(exc).__name__}")
             return
+        event("fit: fitted")
         assert np.all(np.isfinite(clf.coef_)) and np.all(np.isfinite(clf.intercept_))
         _check_probabilities(clf.predict_proba(X))
         assert set(np.unique(clf.predict(X))) <= set(clf.classes_)
@@ -135,6 +137,8 @@ def test_hessian_keeps_the_contract(data):
             H = logreg.hessian(X, P, w, fit_intercept=data.draw(st.booleans()))
         except (ValueError, TypeError) as exc:
             assert str(exc)
+            event(f"hessian: {type(exc).__name__}")
             return
+        event("hessian: computed")
     assert np.all(np.isfinite(H))
     np.testing.assert_array_equal(H, H.T)

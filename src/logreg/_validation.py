@@ -306,9 +306,16 @@ def class_weights_from_totals(class_weight, classes, class_totals):
                 f"class_weight must be None, 'balanced' or a dict; got {class_weight!r}."
             )
         counts = np.asarray(class_totals, dtype=np.float64)
-        with np.errstate(divide="ignore", invalid="ignore"):   # empty classes: 0 below
-            weights = counts.sum() / (k * counts)
-        return np.where(counts > 0, weights, 0.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            weights = np.where(counts > 0, counts.sum() / (k * counts), 0.0)  # empty: 0
+        if not np.all(np.isfinite(weights)):
+            worst = int(np.argmax(~np.isfinite(weights)))
+            raise ValueError(
+                f"class_weight='balanced' gives class {classes[worst]!r} a weight beyond "
+                f"float64: its total sample weight {counts[worst]:.3g} is too small against "
+                f"the others' {counts.sum():.3g}. Rescale sample_weight or pass explicit "
+                "class weights.")
+        return weights
     if not isinstance(class_weight, dict):
         raise TypeError(
             "class_weight must be None, 'balanced' or a dict {label: weight}; got "

@@ -95,3 +95,11 @@ PAIRS_F32_RTOL = 1e-5
 # _kronecker.cho_solve_vector (two trsv) against scipy.linalg.cho_solve (potrs),
 # same factor: only the order of the triangular sweeps' rounding differs
 CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+# The class blocks / diagonal of a preconditioner against an einsum of the same
+# probabilities (float64 sums in a different order).
+PRECONDITIONER_CURVATURE_RTOL = 1e-12
+# A preconditioner's traced peak may exceed its documented estimate by the
+# kernel's per-call buffers and the NumPy temporaries of one row chunk (the
+# test makes chunks small).
+PRECONDITIONER_PEAK_SLACK_BYTES = 2**20

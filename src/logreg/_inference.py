@@ -463,7 +463,8 @@ class InferenceSummary:
         lw = max(len(a) + len(b) for a, b in left) + 2
         rw = max(len(a) + len(b) for a, b in right) + 2
         width = max(table_w, lw + rw + 4)
-        half = width // 2
+        # the left column never runs into the right one, however long its values
+        half = min(max(width // 2, lw + 2), width - rw - 2)
         out = []
         title = "Logistic Regression Results" if len(self.result.all_classes) == 2 \
             else "Multinomial Logistic Regression Results"

@@ -1,0 +1,22 @@
+"""Sphinx configuration of the API reference (``python -m sphinx -W -b html docs docs/_build``)."""
+import os
+import sys
+
+# the in-place build (src/ layout); an installed logreg is found as well
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
+
+import logreg  # noqa: E402
+
+project = "logreg"
+author = "the logreg developers"
+copyright = "2026, the logreg developers"
+release = version = logreg.__version__
+
+extensions = ["sphinx.ext.autodoc", "numpydoc"]
+autodoc_default_options = {"members": True, "inherited-members": False}
+autodoc_member_order = "bysource"
+autodoc_typehints = "none"   # the numpydoc sections carry the types
+numpydoc_show_class_members = False
+numpydoc_class_members_toctree = False
+html_theme = "alabaster"
+exclude_patterns = ["_build"]

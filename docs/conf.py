@@ -2,10 +2,11 @@
 import os
 import sys
 
-# the in-place build (src/ layout); an installed logreg is found as well
-sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
-
-import logreg  # noqa: E402
+try:        # the installed package (CI), or the in-place build of the src/ layout
+    import logreg
+except ImportError:
+    sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "src")))
+    import logreg
 
 project = "logreg"
 author = "the logreg developers"

@@ -97,16 +97,15 @@ def demo(n=DEMO_SHAPE[0], d=DEMO_SHAPE[1], k=DEMO_SHAPE[2], C=1.0, out=sys.stdou
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:       # its own options and --help
+        return _bench.main(argv[1:])
     parser = argparse.ArgumentParser(
         prog="python -m logreg",
         description="A short demo of logreg next to scikit-learn; 'bench' for the benchmarks.")
     parser.add_argument("command", nargs="?", default="demo", choices=["demo", "bench"],
                         help="demo (default) or bench (python -m logreg bench --help)")
-    args, rest = parser.parse_known_args(argv)
-    if args.command == "bench":
-        return _bench.main(rest)
-    if rest:
-        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    parser.parse_args(argv)
     demo()
     return 0
 

@@ -97,10 +97,16 @@ def run_in_subprocess(who, n, d, k):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("who", WHO)
-def bench_fit_memory(benchmark, request, who):
+CASES = ([("tall", who) for who in WHO] + [("wide", who) for who in WIDE_WHO])
+SHAPES = {"tall": (SMALL_SHAPE, FULL_SHAPE, MAX_RATIO),
+          "wide": (SMALL_WIDE_SHAPE, WIDE_SHAPE, WIDE_MAX_RATIO)}
+
+
+@pytest.mark.parametrize("data, who", CASES, ids=[f"{d}-{w}" for d, w in CASES])
+def bench_fit_memory(benchmark, request, data, who):
     small = request.config.getoption("benchmark_disable")
-    n, d, k = SMALL_SHAPE if small else FULL_SHAPE
+    small_shape, full_shape, max_ratio = SHAPES[data]
+    n, d, k = small_shape if small else full_shape
     benchmark.group = f"fit memory n={n} d={d} k={k}"
     result = benchmark.pedantic(run_in_subprocess, args=(who, n, d, k), rounds=1,
                                 iterations=1)
@@ -111,24 +117,7 @@ def bench_fit_memory(benchmark, request, who):
     print(f"\n{who}: extra peak {result['extra_bytes'] / 2**20:.1f} MiB = {ratio:.3f} x X "
           f"({result['x_bytes'] / 2**20:.0f} MiB), fit {result['seconds']:.2f} s")
     if who == "logreg" and not small:
-        assert ratio <= MAX_RATIO, ratio
-
-
-@pytest.mark.parametrize("who", WIDE_WHO)
-def bench_fit_memory_wide(benchmark, request, who):
-    small = request.config.getoption("benchmark_disable")
-    n, d, k = SMALL_WIDE_SHAPE if small else WIDE_SHAPE
-    benchmark.group = f"fit memory n={n} d={d} k={k}"
-    result = benchmark.pedantic(run_in_subprocess, args=(who, n, d, k), rounds=1,
-                                iterations=1)
-    ratio = result["extra_bytes"] / result["x_bytes"]
-    benchmark.extra_info.update(n=n, d=d, k=k, extra_mb=result["extra_bytes"] / 2**20,
-                                x_mb=result["x_bytes"] / 2**20, ratio=ratio,
-                                fit_seconds=result["seconds"])
-    print(f"\n{who}: extra peak {result['extra_bytes'] / 2**20:.1f} MiB = {ratio:.3f} x X "
-          f"({result['x_bytes'] / 2**20:.0f} MiB), fit {result['seconds']:.2f} s")
-    if who == "logreg" and not small:
-        assert ratio <= WIDE_MAX_RATIO, ratio
+        assert ratio <= max_ratio, ratio
 
 
 if __name__ == "__main__":

@@ -161,17 +161,23 @@ class BenchRun:
         return (max(n // self.scale, 1000), d, k)
 
 
+def _kernel_and_dsyrk(X, P, run):
+    """Best times of dsyrk on X and of logreg.hessian(X, P), interleaved, same threads."""
+    k, d = P.shape[1], X.shape[1]
+    H = np.empty((k * d, k * d))
+    with _blas_limit(run.threads):
+        syrk = _dsyrk_call(X)
+        return _best_interleaved(
+            [syrk, lambda: _hessian_public(X, P, out=H, n_threads=run.threads)], run.repeats)
+
+
 def row_kernel_compute(run):
     """Compute-bound shape: useful GF/s against dsyrk's rate, same threads."""
     T = run.threads
     n, d, k = run.shape(*TARGETS["compute"][:3])
     X, P, _, _ = _data(n, d, k)
     K = k * (k - 1) // 2
-    H = np.empty((k * d, k * d))
-    with _blas_limit(T):
-        syrk = _dsyrk_call(X)
-        t_syrk, t_ours = _best_interleaved(
-            [syrk, lambda: _hessian_public(X, P, out=H, n_threads=T)], run.repeats)
+    t_syrk, t_ours = _kernel_and_dsyrk(X, P, run)
     gf_ours = n * d * d * K / t_ours / 1e9
     gf_syrk = n * d * d / t_syrk / 1e9
     return [_row("kernel, compute-bound: GF/s vs dsyrk", (n, d, k), f"{gf_ours:.1f} GF/s",
@@ -273,11 +279,7 @@ def row_grid(run):
         n, d, k = run.shape(*shape)
         X, P, _, _ = _data(n, d, k, seed=4)
         K = k * (k - 1) // 2
-        H = np.empty((k * d, k * d))
-        with _blas_limit(T):
-            syrk = _dsyrk_call(X)
-            t_syrk, t_ours = _best_interleaved(
-                [syrk, lambda: _hessian_public(X, P, out=H, n_threads=T)], run.repeats)
+        t_syrk, t_ours = _kernel_and_dsyrk(X, P, run)
         path = _hessian.PATHS[_hessian._plan(n, d, k)[0]]
         rows.append(_row("grid: kernel vs dsyrk per pair", (n, d, k),
                          f"{n * d * d * K / t_ours / 1e9:.1f} GF/s",

@@ -622,7 +622,7 @@ class LogisticRegression:
 
         See Also
         --------
-        summary : the same numbers as a text table.
+        summary : The same numbers as a text table.
 
         Examples
         --------

@@ -2,7 +2,7 @@
 
 One group per shape ``(n, d, k)``; members:
 
-* ``reference``   -- the seed's NumPy Hessian (``logreg.reference.hessian``): the baseline
+* ``reference``   -- the NumPy reference Hessian (``logreg.reference.hessian``): the baseline
 * ``logreg``      -- ``logreg.hessian`` with all threads; ``logreg_1thread`` with one
 * ``logreg_fused``-- gradient + Hessian from the coefficients (``loss_gradient_pairs`` +
   ``hessian_from_pairs``): the same work as scikit-learn's route
@@ -30,7 +30,7 @@ import logreg
 from logreg import _blocks, _hessian, _kernel, reference
 from logreg._bench import GRID as DESIGN_GRID
 
-# design section 6's grid, plus the narrow and the seed targets of issue 4
+# design section 6's grid, plus the narrow and the NumPy-reference shapes of the bench table
 GRID = DESIGN_GRID + [(200_000, 16, 5), (20_000, 50, 10)]
 SMOKE_N = 1500
 

@@ -11,6 +11,13 @@ import os
 import pytest
 
 
+def pytest_report_header(config):
+    """The machine and library versions, as ``python -m logreg bench`` prints them."""
+    from logreg._bench import environment_lines
+
+    return environment_lines()
+
+
 def pytest_addoption(parser):
     group = parser.getgroup("logreg benchmarks")
     group.addoption("--bench-threads", type=int, default=None,

@@ -107,3 +107,11 @@ CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
 # A default-tol fit at C >= 1e10 against the unpenalized fit: each is within
 # DEFAULT_TOL_COEF_RTOL of its optimum, and the two optima differ by ~1/(C S)
 LARGE_C_COEF_RTOL = DEFAULT_TOL_COEF_RTOL
+
+# The class blocks / diagonal of a preconditioner against an einsum of the same
+# probabilities (float64 sums in a different order).
+PRECONDITIONER_CURVATURE_RTOL = 1e-12
+# A preconditioner's traced peak may exceed its documented estimate by the
+# kernel's per-call buffers and the NumPy temporaries of one row chunk (the
+# test makes chunks small).
+PRECONDITIONER_PEAK_SLACK_BYTES = 2**20

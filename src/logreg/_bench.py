@@ -1,10 +1,11 @@
-"""The kernel's performance targets (issue 4), each next to its yardstick measured in the same run.
+"""``python -m logreg bench``: logreg's speed, each figure next to a yardstick
+measured in the same run (``python -m logreg bench --help``).
 
-``python -m logreg bench`` calls :func:`run_kernel_table`.  Every figure is a
-ratio of two timings taken in this process, interleaved (yardstick, ours,
-yardstick, ours, ...) and reduced to the best of several repeats, so a busy
-machine slows both sides alike.  Peers that are not installed are reported as
-such.
+Every ratio compares two timings taken in this process, interleaved
+(yardstick, logreg, yardstick, logreg, ...) and reduced to the best of
+several repeats, so a busy machine slows both sides alike.  Peers that are
+not installed are reported as such.  The default run is a quick subset (the
+rows with ``quick=True`` in ``ROWS``, under a minute); ``--full`` runs every row.
 
 Yardsticks
 ----------
@@ -14,9 +15,19 @@ Yardsticks
 * scikit-learn: ``LinearModelLoss(HalfMultinomialLoss).gradient_hessian`` from
   the coefficients (gradient AND Hessian); logreg does the same work with
   ``loss_gradient_pairs`` + ``hessian_from_pairs`` (loss too).
-* the seed: ``logreg.reference.hessian`` (NumPy double loop over class pairs).
+* the NumPy reference: ``logreg.reference.hessian`` (a double loop over class pairs).
+* whole fits: scikit-learn's solvers and statsmodels' ``MNLogit``, every
+  solver (logreg's too) at the loosest tolerance of ``TOL_LADDER`` that
+  reaches the optimum (``_at_the_optimum``; the pytest-benchmark suite in
+  ``bench/`` uses the same rule).
+
+Adding a row: write ``def row_name(run) -> list of _row(...) dicts`` (``run``
+is a ``BenchRun``: threads, repeats, shape scale) and append
+``(title, row_name, quick)`` to ``ROWS``.
 """
+import argparse
 import os
+import platform
 import sys
 import time
 
@@ -26,11 +37,11 @@ from . import _hessian, _kernel
 from . import reference as _reference
 from ._kernel import hessian as _hessian_public
 
-# (name, shape (n, d, k), target): the rows of issue 4's table for the kernel
+# (n, d, k, target ratio) of the kernel rows; "threads": the target of 1 -> T scaling
 TARGETS = {
     "compute": (50_000, 128, 10, 1.2),
     "narrow": (200_000, 16, 5, 4.0),
-    "seed": (20_000, 50, 10, 15.0),
+    "reference": (20_000, 50, 10, 15.0),
     "threads": 1.7,
 }
 # side of the square dgemm that measures the machine's peak BLAS rate
@@ -135,44 +146,51 @@ def _row(what, shape, figure, yardstick, ratio, target, note=""):
     }
 
 
-def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
-    """Measure the kernel targets; returns a list of row dicts.
 
-    Each row: ``what``, ``shape`` (n, d, k), ``figure`` and ``yardstick``
-    (strings with units), ``ratio`` (float or None), ``target``, ``met``
-    (True/False, None when not measured), ``note``.  ``quick`` divides n by 10
-    (a smoke run: the ratios are then not the targets' figures).
-    """
-    T = _default_threads() if n_threads is None else int(n_threads)
-    repeats = (3 if quick else 5) if repeats is None else int(repeats)
-    scale = 10 if quick else 1
-    rows = []
+class BenchRun:
+    """What every row function gets: ``threads`` (logreg and BLAS yardsticks),
+    ``repeats`` (timed rounds), ``scale`` (n is divided by it: 1 for the
+    real shapes, 10 for a smoke run whose ratios are not the targets')."""
 
-    def shape_of(n, d, k):
-        return (max(n // scale, 1000), d, k)
+    def __init__(self, *, threads=None, repeats=5, scale=1):
+        self.threads = _default_threads() if threads is None else int(threads)
+        self.repeats = int(repeats)
+        self.scale = int(scale)
 
-    # 1. compute-bound: useful GF/s against dsyrk's rate, same threads
-    n, d, k, target = TARGETS["compute"]
-    n, d, k = shape_of(n, d, k)
+    def shape(self, n, d, k):
+        return (max(n // self.scale, 1000), d, k)
+
+
+def _kernel_and_dsyrk(X, P, run):
+    """Best times of dsyrk on X and of logreg.hessian(X, P), interleaved, same threads."""
+    k, d = P.shape[1], X.shape[1]
+    H = np.empty((k * d, k * d))
+    with _blas_limit(run.threads):
+        syrk = _dsyrk_call(X)
+        return _best_interleaved(
+            [syrk, lambda: _hessian_public(X, P, out=H, n_threads=run.threads)], run.repeats)
+
+
+def row_kernel_compute(run):
+    """Compute-bound shape: useful GF/s against dsyrk's rate, same threads."""
+    T = run.threads
+    n, d, k = run.shape(*TARGETS["compute"][:3])
     X, P, _, _ = _data(n, d, k)
     K = k * (k - 1) // 2
-    H = np.empty((k * d, k * d))
-    with _blas_limit(T):
-        syrk = _dsyrk_call(X)
-        t_syrk, t_ours = _best_interleaved(
-            [syrk, lambda: _hessian_public(X, P, out=H, n_threads=T)], repeats
-        )
+    t_syrk, t_ours = _kernel_and_dsyrk(X, P, run)
     gf_ours = n * d * d * K / t_ours / 1e9
     gf_syrk = n * d * d / t_syrk / 1e9
-    rows.append(_row("Hessian kernel, compute-bound: useful GF/s vs dsyrk GF/s", (n, d, k),
-                     f"{gf_ours:.1f} GF/s", f"{gf_syrk:.1f} GF/s", gf_ours / gf_syrk, target))
+    return [_row("kernel, compute-bound: GF/s vs dsyrk", (n, d, k), f"{gf_ours:.1f} GF/s",
+                 f"{gf_syrk:.1f} GF/s", gf_ours / gf_syrk, TARGETS["compute"][3])]
 
-    # 2. narrow: gradient + Hessian from the coefficients, against scikit-learn's route
-    n, d, k, target = TARGETS["narrow"]
-    n, d, k = shape_of(n, d, k)
+
+def row_kernel_narrow(run):
+    """Narrow shape: gradient + Hessian from the coefficients, against scikit-learn's route."""
+    T = run.threads
+    n, d, k = run.shape(*TARGETS["narrow"][:3])
     X, P, y, coef = _data(n, d, k, seed=1)
     sk = _sklearn_gradient_hessian(k, True)
-    what = "Hessian kernel, narrow: gradient+Hessian vs scikit-learn gradient_hessian"
+    what = "kernel, narrow: grad+Hessian vs scikit-learn"
     p = d + 1
     H = np.empty((k * p, k * p))
 
@@ -180,115 +198,204 @@ def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
         _, _, pairs = _kernel.loss_gradient_pairs(X, y, None, coef, True, T)
         _hessian.hessian_from_pairs(pairs, k, p, H)
 
+    target = TARGETS["narrow"][3]
     if sk is None:
-        (t_ours,) = _best_interleaved([ours], repeats)
-        rows.append(_row(what, (n, d, k), f"{t_ours * 1e3:.1f} ms", "not installed", None, target,
-                         "scikit-learn is not installed"))
-    else:
-        y_sk = y.astype(np.float64)
-        t_sk, t_ours = _best_interleaved([lambda: sk(coef, X, y_sk, T), ours], repeats)
-        rows.append(_row(what, (n, d, k), f"{t_ours * 1e3:.1f} ms", f"{t_sk * 1e3:.1f} ms",
-                         t_sk / t_ours, target, "fit_intercept=True, same threads"))
+        (t_ours,) = _best_interleaved([ours], run.repeats)
+        return [_row(what, (n, d, k), f"{t_ours * 1e3:.1f} ms", "not installed", None, target,
+                     "scikit-learn is not installed")]
+    y_sk = y.astype(np.float64)
+    t_sk, t_ours = _best_interleaved([lambda: sk(coef, X, y_sk, T), ours], run.repeats)
+    return [_row(what, (n, d, k), f"{t_ours * 1e3:.1f} ms", f"{t_sk * 1e3:.1f} ms",
+                 t_sk / t_ours, target, "with intercept, same threads")]
 
-    # 3. against the seed's NumPy Hessian
-    n, d, k, target = TARGETS["seed"]
-    n, d, k = shape_of(n, d, k)
+
+def row_kernel_reference(run):
+    """The kernel against the NumPy reference Hessian (``logreg.reference``)."""
+    T = run.threads
+    n, d, k = run.shape(*TARGETS["reference"][:3])
     X, P, _, _ = _data(n, d, k, seed=2)
     H = np.empty((k * d, k * d))
     with _blas_limit(T):
         t_ref, t_ours = _best_interleaved(
             [lambda: _reference.hessian(X, P), lambda: _hessian_public(X, P, out=H, n_threads=T)],
-            max(2, repeats // 2),
-        )
-    rows.append(_row("Hessian kernel vs the seed's NumPy Hessian (logreg.reference)", (n, d, k),
-                     f"{t_ours * 1e3:.2f} ms", f"{t_ref * 1e3:.1f} ms", t_ref / t_ours, target))
-    # ... and how close that run is to the machine's limit: the useful rate next to
-    # a large square dgemm (the best rate BLAS reaches here, same threads)
+            max(2, run.repeats // 2))
+    return [_row("kernel vs NumPy reference Hessian", (n, d, k), f"{t_ours * 1e3:.2f} ms",
+                 f"{t_ref * 1e3:.1f} ms", t_ref / t_ours, TARGETS["reference"][3])]
+
+
+def row_machine_limit(run):
+    """On the reference row's shape, how close the kernel is to the machine's limit:
+    its useful rate next to a large square dgemm (the best rate BLAS reaches
+    here), and next to one dgemm of the minimal product itself (the packed outer
+    products ``U``, given for free, times the pair weights ``V``)."""
+    T = run.threads
+    n, d, k = run.shape(*TARGETS["reference"][:3])
+    X, P, _, _ = _data(n, d, k, seed=2)
     K = k * (k - 1) // 2
+    H = np.empty((k * d, k * d))
+    reps = max(2, run.repeats // 2)
     A = np.random.default_rng(5).standard_normal((PEAK_DGEMM_SIZE, PEAK_DGEMM_SIZE))
     with _blas_limit(T):
-        (t_gemm,) = _best_interleaved([lambda: A @ A], max(2, repeats // 2))
-    gf_seed_shape = n * d * d * K / t_ours / 1e9
+        t_ours, t_gemm = _best_interleaved(
+            [lambda: _hessian_public(X, P, out=H, n_threads=T), lambda: A @ A], reps)
+    gf_ours = n * d * d * K / t_ours / 1e9
     gf_peak = 2 * PEAK_DGEMM_SIZE**3 / t_gemm / 1e9
-    rows.append(_row("  same shape: useful GF/s vs a large square dgemm (machine peak)",
-                     (n, d, k), f"{gf_seed_shape:.1f} GF/s", f"{gf_peak:.1f} GF/s",
-                     gf_seed_shape / gf_peak, None,
-                     f"15x the seed needs {15 * gf_seed_shape * t_ours / t_ref:.0f} GF/s"))
-    # ... and next to BLAS on the minimal product itself: the packed outer products
-    # U (p(p+1)/2 x n, given for free) times the pair weights (n x K), one dgemm
-    P2 = d * (d + 1) // 2
-    U = np.full((P2, n), 0.5)
+    rows = [_row("  same shape: GF/s vs square dgemm (peak)", (n, d, k), f"{gf_ours:.1f} GF/s",
+                 f"{gf_peak:.1f} GF/s", gf_ours / gf_peak, None)]
+    U = np.full((d * (d + 1) // 2, n), 0.5)
     V = np.full((n, K), 0.25)
     with _blas_limit(T):
-        (t_uv,) = _best_interleaved([lambda: U @ V], max(2, repeats // 2))
-    U = V = None        # 200 MB at the full shape: released before the next rows
-    rows.append(_row("  same shape: useful GF/s vs one dgemm U^T V (outer products given)",
-                     (n, d, k), f"{gf_seed_shape:.1f} GF/s",
+        (t_uv,) = _best_interleaved([lambda: U @ V], reps)
+    del U, V            # 200 MB at the full shape: released before the next rows
+    rows.append(_row("  same shape: GF/s vs one dgemm U^T V", (n, d, k), f"{gf_ours:.1f} GF/s",
                      f"{n * d * d * K / t_uv / 1e9:.1f} GF/s", t_uv / t_ours, None,
-                     "the minimal flops as one BLAS product"))
+                     "the minimal flops as one BLAS product (outer products given)"))
+    return rows
 
-    # 4. thread scaling 1 -> T of logreg.hessian, on the compute-bound and the narrow shape
-    target = TARGETS["threads"]
+
+def row_thread_scaling(run):
+    """1 -> T threads of logreg.hessian, on the compute-bound and the narrow shape."""
+    T = run.threads
+    rows = []
     for key in ("compute", "narrow"):
-        n, d, k, _ = TARGETS[key]
-        n, d, k = shape_of(n, d, k)
+        n, d, k = run.shape(*TARGETS[key][:3])
         X, P, _, _ = _data(n, d, k, seed=3)
         H = np.empty((k * d, k * d))
         t1, tT = _best_interleaved(
             [lambda: _hessian_public(X, P, out=H, n_threads=1),
-             lambda: _hessian_public(X, P, out=H, n_threads=T)], repeats
-        )
+             lambda: _hessian_public(X, P, out=H, n_threads=T)], run.repeats)
         note = "" if T > 1 else "one core available: scaling not measurable"
-        rows.append(_row(f"Hessian kernel thread scaling 1 -> {T} threads ({key})", (n, d, k),
-                         f"{tT * 1e3:.2f} ms ({T} thr)", f"{t1 * 1e3:.2f} ms (1 thr)",
-                         t1 / tT if T > 1 else None, target, note))
-
-    # 5. the design grid: logreg.hessian against K calls of dsyrk (what per-pair dsyrk would cost)
-    if grid:
-        for n, d, k in GRID:
-            n, d, k = shape_of(n, d, k)
-            X, P, _, _ = _data(n, d, k, seed=4)
-            K = k * (k - 1) // 2
-            H = np.empty((k * d, k * d))
-            with _blas_limit(T):
-                syrk = _dsyrk_call(X)
-                t_syrk, t_ours = _best_interleaved(
-                    [syrk, lambda: _hessian_public(X, P, out=H, n_threads=T)], repeats
-                )
-            path = _hessian.PATHS[_hessian._plan(n, d, k)[0]]
-            rows.append(_row("grid: logreg.hessian vs one dsyrk per pair", (n, d, k),
-                             f"{n * d * d * K / t_ours / 1e9:.1f} GF/s",
-                             f"{n * d * d / t_syrk / 1e9:.1f} GF/s", K * t_syrk / t_ours, 1.0,
-                             f"route {path}"))
+        rows.append(_row(f"kernel threads 1 -> {T} ({key})", (n, d, k),
+                         f"{tT * 1e3:.2f} ms", f"{t1 * 1e3:.2f} ms",
+                         t1 / tT if T > 1 else None, TARGETS["threads"], note))
     return rows
 
 
+def row_grid(run):
+    """The design grid: logreg.hessian against K calls of dsyrk (per-pair dsyrk's cost)."""
+    T = run.threads
+    rows = []
+    for shape in GRID:
+        n, d, k = run.shape(*shape)
+        X, P, _, _ = _data(n, d, k, seed=4)
+        K = k * (k - 1) // 2
+        t_syrk, t_ours = _kernel_and_dsyrk(X, P, run)
+        path = _hessian.PATHS[_hessian._plan(n, d, k)[0]]
+        rows.append(_row("grid: kernel vs dsyrk per pair", (n, d, k),
+                         f"{n * d * d * K / t_ours / 1e9:.1f} GF/s",
+                         f"{n * d * d / t_syrk / 1e9:.1f} GF/s", K * t_syrk / t_ours, 1.0,
+                         f"route {path}"))
+    return rows
+
+
+def row_fit_small(run):
+    """Whole fit at C=1, (1e5, 20, 5), against the fastest scikit-learn solver."""
+    return [_fit_l2_row(run, *FIT_TARGETS[0])]
+
+
+def row_fit_wide(run):
+    """Whole fit at C=1, (5e4, 100, 10) (Hessian-free Newton), against scikit-learn."""
+    return [_fit_l2_row(run, *FIT_TARGETS[1])]
+
+
+def row_fit_mnlogit(run):
+    """Unpenalized fit against statsmodels' MNLogit."""
+    return [_mnlogit_row(run)]
+
+
+# (title, function, in the quick default run): the table's rows in order
+ROWS = [
+    ("kernel, compute-bound", row_kernel_compute, True),
+    ("kernel, narrow", row_kernel_narrow, True),
+    ("kernel vs NumPy reference", row_kernel_reference, True),
+    ("machine limits", row_machine_limit, False),
+    ("thread scaling", row_thread_scaling, False),
+    ("design grid", row_grid, False),
+    ("fit (1e5, 20, 5)", row_fit_small, True),
+    ("fit (5e4, 100, 10)", row_fit_wide, False),
+    ("fit vs MNLogit", row_fit_mnlogit, False),
+]
+
+
+def run_rows(entries, run, progress=None):
+    """Call each ``(title, function, quick)`` of ``entries``; a progress line per
+    entry to ``progress`` (a file, or None).  Returns the rows."""
+    rows = []
+    for i, (title, function, _) in enumerate(entries, 1):
+        if progress is not None:
+            print(f"[{i}/{len(entries)}] {title} ...", end="", file=progress, flush=True)
+        start = time.perf_counter()
+        rows.extend(function(run))
+        if progress is not None:
+            print(f" {time.perf_counter() - start:.1f} s", file=progress, flush=True)
+    return rows
+
+
+def kernel_table(*, quick=False, repeats=None, n_threads=None, grid=True):
+    """The kernel rows (every one, ``grid``: with the design grid) as row dicts.
+
+    Each row: ``what``, ``shape`` (n, d, k), ``figure`` and ``yardstick``
+    (strings with units), ``ratio`` (float or None), ``target``, ``met``
+    (True/False, None when not measured), ``note``.  ``quick`` divides n by 10
+    (a smoke run: the ratios are then not the targets' figures).
+    """
+    run = BenchRun(threads=n_threads, repeats=(3 if quick else 5) if repeats is None else repeats,
+                   scale=10 if quick else 1)
+    kernel = [e for e in ROWS if e[1].__name__.startswith(("row_kernel", "row_machine",
+                                                           "row_thread"))]
+    if grid:
+        kernel.append(next(e for e in ROWS if e[1] is row_grid))
+    return run_rows(kernel, run)
+
+
+def environment_lines():
+    """The machine and library versions, printed with every table."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = []
+    for name in ("logreg", "numpy", "scipy", "sklearn", "statsmodels", "threadpoolctl"):
+        try:
+            module = __import__(name)
+            versions.append(f"{'scikit-learn' if name == 'sklearn' else name} "
+                            f"{getattr(module, '__version__', '?')}")
+        except ImportError:
+            versions.append(f"{name} not installed")
+    return [f"machine: {cpu}; {_default_threads()} cores available; {platform.system()} "
+            f"{platform.release()}; Python {platform.python_version()}",
+            f"kernel: SIMD {_hessian.simd_level()}, OpenMP "
+            f"{'on' if _hessian.openmp_enabled() else 'off'}",
+            "versions: " + ", ".join(versions)]
+
+
 def format_kernel_table(rows):
-    """The rows as a fixed-width text table."""
-    head = ("what", "n, d, k", "logreg", "yardstick", "ratio", "target", "met", "note")
-    lines = []
-    body = []
+    """The rows as a fixed-width text table; notes become numbered footnotes."""
+    head = ("what", "n, d, k", "logreg", "yardstick", "ratio", "target", "met")
+    body, notes = [], []
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
-        target = "-" if r["target"] is None else f">= {r['target']:g}x"
+        target = "-" if r["target"] is None else f">={r['target']:g}x"
         met = "-" if r["met"] is None else ("yes" if r["met"] else "NO")
+        what = r["what"]
+        if r["note"]:
+            notes.append(r["note"])
+            what += f" [{len(notes)}]"
         n, d, k = r["shape"]
-        body.append((r["what"], f"{n:.0e}, {d}, {k}".replace("e+0", "e"), r["figure"],
-                     r["yardstick"], ratio, target, met, r["note"]))
+        body.append((what, f"{n:.0e}, {d}, {k}".replace("e+0", "e"), r["figure"],
+                     r["yardstick"], ratio, target, met))
     widths = [max(len(str(x[i])) for x in [head] + body) for i in range(len(head))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-    lines.append(fmt.format(*head))
-    lines.append("  ".join("-" * w for w in widths))
-    lines.extend(fmt.format(*row) for row in body)
+    lines = [fmt.format(*head).rstrip(), "  ".join("-" * w for w in widths)]
+    lines.extend(fmt.format(*row).rstrip() for row in body)
+    lines.extend(f"[{i}] {note}" for i, note in enumerate(notes, 1))
     return "\n".join(lines)
 
 
 def run_kernel_table(file=sys.stdout, *, quick=False, repeats=None, n_threads=None, grid=True):
-    """Measure and print the kernel table (``python -m logreg bench``); returns the rows."""
-    T = _default_threads() if n_threads is None else n_threads
-    print(f"logreg kernel: SIMD {_hessian.simd_level()}, OpenMP "
-          f"{'on' if _hessian.openmp_enabled() else 'off'}, {T} threads"
-          + (" (quick: n / 10, not the targets' shapes)" if quick else ""), file=file)
+    """Measure and print the kernel rows; returns them."""
     rows = kernel_table(quick=quick, repeats=repeats, n_threads=n_threads, grid=grid)
     print(format_kernel_table(rows), file=file)
     return rows
@@ -296,9 +403,9 @@ def run_kernel_table(file=sys.stdout, *, quick=False, repeats=None, n_threads=No
 
 # ------------------------------------------------------------------ whole fits
 
-# (shape (n, d, k), target ratio to the fastest scikit-learn solver), issue 4
+# (shape (n, d, k), target ratio to the fastest scikit-learn solver)
 FIT_TARGETS = [((100_000, 20, 5), 6.0), ((50_000, 100, 10), 3.0)]
-# unpenalized fit against statsmodels MNLogit (issue 4: >= 30x)
+# unpenalized fit against statsmodels MNLogit (target >= 30x)
 MNLOGIT_TARGET = ((100_000, 20, 5), 30.0)
 SKLEARN_SOLVERS = ("newton-cholesky", "lbfgs", "newton-cg")
 
@@ -351,58 +458,62 @@ def _timed(make, fit, tol, repeats):
         return _best_interleaved([lambda: fit(model)], repeats)[0]
 
 
-def fit_table(*, repeats=2):
-    """Whole fits at C=1 against scikit-learn's solvers, and an unpenalized fit against
-    statsmodels MNLogit.  Each solver (ours too) runs at the loosest tol of
-    ``TOL_LADDER`` that reaches the optimum (objective within 1e-9 relative of
-    a tol=1e-12 logreg fit); peers whose untimed fit is over twice the best one
-    are not timed again.  Returns row dicts like ``kernel_table``."""
+def _fit_l2_row(run, shape, target, repeats=None):
+    """A fit at C=1 against the fastest of scikit-learn's solvers, each (ours too)
+    at the loosest tol of ``TOL_LADDER`` that reaches the optimum (objective
+    within 1e-9 relative of a tol=1e-12 logreg fit); peers whose untimed fit is
+    over twice the best one are not timed again."""
     from ._model import LogisticRegression
 
-    rows = []
+    repeats = 2 if repeats is None else repeats
     try:
         from sklearn.linear_model import LogisticRegression as SkLogisticRegression
     except ImportError:
         SkLogisticRegression = None
+    n, d, k = run.shape(*shape)
+    X, y = _fit_data(n, d, k)
     fit = lambda model: model.fit(X, y)  # noqa: E731
-    for (n, d, k), target in FIT_TARGETS:
-        X, y = _fit_data(n, d, k)
-        objective = lambda m: _objective(m.coef_, m.intercept_, X, y, 1.0)  # noqa: E731
-        f_best = objective(LogisticRegression(C=1.0, tol=1e-12).fit(X, y))
-        ours = lambda tol: LogisticRegression(C=1.0, tol=tol)  # noqa: E731
-        tol_ours, _, model = _at_the_optimum(ours, fit, objective, f_best)
-        t_ours = _timed(ours, fit, tol_ours, repeats)
-        what = "Whole fit, C=1, vs the fastest scikit-learn solver at the same optimum"
-        figure = f"{t_ours:.3f} s ({model.n_iter_} it)"
-        if SkLogisticRegression is None:
-            rows.append(_row(what, (n, d, k), figure, "scikit-learn not installed",
-                             None, target))
+    objective = lambda m: _objective(m.coef_, m.intercept_, X, y, 1.0)  # noqa: E731
+    f_best = objective(LogisticRegression(C=1.0, tol=1e-12).fit(X, y))
+    ours = lambda tol: LogisticRegression(C=1.0, tol=tol)  # noqa: E731
+    tol_ours, _, model = _at_the_optimum(ours, fit, objective, f_best)
+    t_ours = _timed(ours, fit, tol_ours, repeats)
+    what = "fit C=1 vs fastest scikit-learn"
+    figure = f"{t_ours:.3f} s ({model.n_iter_} it)"
+    if SkLogisticRegression is None:
+        return _row(what, (n, d, k), figure, "not installed", None, target,
+                    "scikit-learn is not installed")
+    found = {}
+    for solver in SKLEARN_SOLVERS:
+        peer = lambda tol, solver=solver: SkLogisticRegression(  # noqa: E731
+            solver=solver, C=1.0, tol=tol, max_iter=10_000)
+        tol, t_first, _ = _at_the_optimum(peer, fit, objective, f_best)
+        if tol is not None:
+            found[solver] = (peer, tol, t_first)
+    if not found:
+        return _row(what, (n, d, k), figure, "no peer reached the optimum", None, target)
+    fastest_first = min(t for _, _, t in found.values())
+    best_name, best_t, best_tol = None, np.inf, None
+    for solver, (peer, tol, t_first) in found.items():
+        if t_first > 2 * fastest_first:
             continue
-        found = {}
-        for solver in SKLEARN_SOLVERS:
-            peer = lambda tol, solver=solver: SkLogisticRegression(  # noqa: E731
-                solver=solver, C=1.0, tol=tol, max_iter=10_000)
-            tol, t_first, _ = _at_the_optimum(peer, fit, objective, f_best)
-            if tol is not None:
-                found[solver] = (peer, tol, t_first)
-        if not found:
-            rows.append(_row(what, (n, d, k), figure, "no peer reached the optimum", None,
-                             target))
-            continue
-        fastest_first = min(t for _, _, t in found.values())
-        best_name, best_t, best_tol = None, np.inf, None
-        for solver, (peer, tol, t_first) in found.items():
-            if t_first > 2 * fastest_first:
-                continue
-            t = _timed(peer, fit, tol, repeats)
-            if t < best_t:
-                best_name, best_t, best_tol = solver, t, tol
-        rows.append(_row(what, (n, d, k), figure, f"{best_t:.3f} s {best_name}",
-                         best_t / t_ours, target,
-                         f"tol: logreg {tol_ours:g}, {best_name} {best_tol:g}"))
+        t = _timed(peer, fit, tol, repeats)
+        if t < best_t:
+            best_name, best_t, best_tol = solver, t, tol
+    return _row(what, (n, d, k), figure, f"{best_t:.3f} s {best_name}", best_t / t_ours, target,
+                f"tol: logreg {tol_ours:g}, {best_name} {best_tol:g}")
+
+
+def _mnlogit_row(run, repeats=None):
+    """An unpenalized fit against statsmodels' MNLogit (newton), the same tolerance rule."""
+    from ._model import LogisticRegression
+
+    repeats = 2 if repeats is None else repeats
     (n, d, k), target = MNLOGIT_TARGET
+    n, d, k = run.shape(n, d, k)
     X, y = _fit_data(n, d, k, seed=1)
-    what = "Whole fit, unpenalized, vs statsmodels MNLogit (newton)"
+    fit = lambda model: model.fit(X, y)  # noqa: E731
+    what = "fit unpenalized vs statsmodels MNLogit"
 
     def loss(coef, intercept):
         return _objective(coef, intercept, X, y, 1.0) - 0.5 * float(np.sum(coef**2))
@@ -415,9 +526,8 @@ def fit_table(*, repeats=2):
     try:
         import statsmodels.api as sm
     except ImportError:
-        rows.append(_row(what, (n, d, k), f"{t_ours:.3f} s", "statsmodels not installed",
-                         None, target))
-        return rows
+        return _row(what, (n, d, k), f"{t_ours:.3f} s", "not installed", None, target,
+                    "statsmodels is not installed")
     Xc = sm.add_constant(X)
 
     class MNLogitFit:
@@ -436,22 +546,53 @@ def fit_table(*, repeats=2):
 
     tol_sm, _, _ = _at_the_optimum(MNLogitFit, fit, objective, f_best)
     if tol_sm is None:
-        rows.append(_row(what, (n, d, k), f"{t_ours:.3f} s", "MNLogit missed the optimum",
-                         None, target))
-        return rows
+        return _row(what, (n, d, k), f"{t_ours:.3f} s", "MNLogit missed the optimum", None,
+                    target)
     t_sm = _timed(MNLogitFit, fit, tol_sm, repeats)
-    rows.append(_row(what, (n, d, k), f"{t_ours:.3f} s", f"{t_sm:.3f} s", t_sm / t_ours,
-                     target, f"tol: logreg {tol_ours:g}, MNLogit {tol_sm:g}"))
-    return rows
+    return _row(what, (n, d, k), f"{t_ours:.3f} s", f"{t_sm:.3f} s", t_sm / t_ours, target,
+                f"tol: logreg {tol_ours:g}, MNLogit {tol_sm:g}")
 
 
-def main(file=sys.stdout):
-    """``python -m logreg bench``: the kernel table, then whole fits."""
-    run_kernel_table(file=file)
-    print("\nWhole fits (same process, default threads)", file=file)
-    print(format_kernel_table(fit_table()), file=file)
+def fit_table(*, repeats=2):
+    """Every whole-fit row (``FIT_TARGETS``, then ``MNLOGIT_TARGET``) as row dicts
+    like ``kernel_table``'s."""
+    run = BenchRun(repeats=repeats)
+    rows = [_fit_l2_row(run, shape, target, repeats) for shape, target in FIT_TARGETS]
+    return rows + [_mnlogit_row(run, repeats)]
+
+
+def _parser():
+    parser = argparse.ArgumentParser(
+        prog="python -m logreg bench",
+        description="Time logreg against its yardsticks (dsyrk, the NumPy reference,\n"
+                    "scikit-learn, statsmodels) in one run, as ratios. The default is a\n"
+                    "quick subset (under a minute); --full runs every row (15 minutes or more).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="rows:\n" + "\n".join(f"  {title}{'' if quick else '  (--full only)'}"
+                                      for title, _, quick in ROWS))
+    parser.add_argument("--full", action="store_true", help="run every row, not the quick subset")
+    parser.add_argument("--repeats", type=int, default=5, metavar="N",
+                        help="timed rounds per kernel measurement (default 5)")
+    parser.add_argument("--threads", type=int, default=None, metavar="T",
+                        help="threads for logreg and the BLAS yardsticks (default: all cores)")
+    return parser
+
+
+def main(argv=None, file=None):
+    """``python -m logreg bench [--full] [--repeats N] [--threads T]``."""
+    args = _parser().parse_args(argv)
+    file = sys.stdout if file is None else file
+    run = BenchRun(threads=args.threads, repeats=args.repeats)
+    entries = ROWS if args.full else [e for e in ROWS if e[2]]
+    for line in environment_lines():
+        print(line, file=file)
+    print(f"{run.threads} threads; {'every row' if args.full else 'quick subset (--full for every row)'}"
+          "; ratio = yardstick time / logreg time (higher is better for logreg)\n", file=file,
+          flush=True)
+    rows = run_rows(entries, run, progress=sys.stderr)
+    print(format_kernel_table(rows), file=file)
     return 0
 
 
 if __name__ == "__main__":
-    run_kernel_table(quick="--quick" in sys.argv)
+    sys.exit(main())

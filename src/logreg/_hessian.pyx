@@ -46,7 +46,7 @@ softmax and residual ``R``, then ``R^T X_b``; same segments and reduction.
 The kernel trusts its inputs: validation lives in ``logreg._kernel`` and
 ``logreg._validation``.
 """
-from cython.parallel cimport parallel, prange, threadid
+from cython.parallel cimport prange, threadid
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uintptr_t
 from libc.string cimport memcpy, memset
@@ -480,16 +480,15 @@ cdef object _run_segments(segment_fn fn, const void* W, Py_ssize_t ss, bounds, i
     cdef double* bp = &buf[0]
     cdef double* tp = &total[0]
     cdef Py_ssize_t first, cnt, i, e, j
-    cdef int tid
     cdef double t
     with nogil:
         first = 0
         while first < n_seg:
             cnt = min(n_buf, n_seg - first)
-            with parallel(num_threads=T):
-                tid = threadid()
-                for i in prange(cnt, schedule="dynamic", chunksize=1):
-                    fn(W, seg[first + i], seg[first + i + 1], sp + tid * ss, bp + i * ld_out)
+            # threadid() in the loop body: each thread's scratch, no private variable
+            for i in prange(cnt, num_threads=T, schedule="dynamic", chunksize=1):
+                fn(W, seg[first + i], seg[first + i + 1], sp + threadid() * ss,
+                   bp + i * ld_out)
             # ((total + s_first) + s_first+1) + ...: the same sum for any T
             for e in prange(n_out, num_threads=T, schedule="static"):
                 t = tp[e]

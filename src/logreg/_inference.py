@@ -342,17 +342,51 @@ class InferenceResult:
         return float(special.chdtrc(self.df_model, self.llr))
 
     def conf_int(self, alpha=0.05):
-        """Wald confidence intervals, shape ``(k - 1, p, 2)`` (lower, upper)."""
+        """Wald confidence intervals of ``params``.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The intervals' level is ``1 - alpha``.
+
+        Returns
+        -------
+        ndarray of shape (k - 1, p, 2)
+            Lower and upper bounds.
+        """
         alpha = _check_alpha(alpha)
         q = special.ndtri(1.0 - alpha / 2.0)
         half = q * self.bse
         return np.stack([self.params - half, self.params + half], axis=-1)
 
     def summary(self, alpha=0.05):
+        """A statsmodels-like table of these numbers.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Confidence intervals at level ``1 - alpha``.
+
+        Returns
+        -------
+        InferenceSummary
+            Prints as text; ``as_html()`` gives an HTML table.
+        """
         return InferenceSummary(self, alpha=alpha)
 
     def to_frame(self, alpha=0.05):
-        """pandas DataFrame indexed by (class, feature) (needs pandas)."""
+        """The numbers as a pandas DataFrame indexed by (class, feature) (needs pandas).
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Confidence intervals at level ``1 - alpha``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns coef, std err, z, P>|z| and the interval bounds.
+        """
         try:
             import pandas as pd
         except ImportError as exc:  # pandas is not a dependency of logreg
@@ -463,7 +497,8 @@ class InferenceSummary:
         lw = max(len(a) + len(b) for a, b in left) + 2
         rw = max(len(a) + len(b) for a, b in right) + 2
         width = max(table_w, lw + rw + 4)
-        half = width // 2
+        # the left column never runs into the right one, however long its values
+        half = min(max(width // 2, lw + 2), width - rw - 2)
         out = []
         title = "Logistic Regression Results" if len(self.result.all_classes) == 2 \
             else "Multinomial Logistic Regression Results"

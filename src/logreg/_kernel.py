@@ -1,5 +1,8 @@
 """The public face of the Cython kernel: validation, threads, layout."""
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _hessian
 from ._threads import single_threaded_blas
@@ -137,7 +140,9 @@ def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_thre
     return out
 
 
-def hessian(X, proba, sample_weight=None, *, fit_intercept=False, out=None, n_threads=None):
+def hessian(X: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | None = None, *,
+            fit_intercept: bool = False, out: NDArray[np.float64] | None = None,
+            n_threads: int | None = None) -> NDArray[np.float64]:
     """Block Hessian of the weighted multinomial cross-entropy.
 
     Parameters

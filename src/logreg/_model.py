@@ -5,12 +5,17 @@ parameters validated in ``fit``, fitted attributes ending in ``_``, tags)
 without importing scikit-learn, except lazily inside ``__sklearn_tags__``,
 which only scikit-learn calls.
 """
+from __future__ import annotations
+
 import inspect
 import numbers
 import sys
 import warnings
 
+from typing import Any, Self
+
 import numpy as np
+from numpy.typing import ArrayLike, NDArray
 
 from . import _loss
 from ._exceptions import NotFittedError, PerfectSeparationWarning, sklearn_compatible
@@ -132,12 +137,34 @@ class LogisticRegression:
     def _get_param_names(cls):
         return [name for name in inspect.signature(cls.__init__).parameters if name != "self"]
 
-    def get_params(self, deep=True):
-        """Constructor parameters as a dict (``deep`` is accepted for compatibility)."""
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """Constructor parameters (the scikit-learn protocol).
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Accepted for compatibility; there are no nested estimators.
+
+        Returns
+        -------
+        dict
+            Parameter names mapped to their values.
+        """
         return {name: getattr(self, name) for name in self._get_param_names()}
 
-    def set_params(self, **params):
-        """Set constructor parameters; validated at the next ``fit``."""
+    def set_params(self, **params: Any) -> Self:
+        """Set constructor parameters (the scikit-learn protocol).
+
+        Parameters
+        ----------
+        **params
+            Constructor parameters by name; they are validated at the next ``fit``.
+
+        Returns
+        -------
+        LogisticRegression
+            This estimator.
+        """
         valid = self._get_param_names()
         for name, value in params.items():
             if name not in valid:
@@ -212,11 +239,23 @@ class LogisticRegression:
         check_n_threads(self.n_threads)
         return np.inf if self.penalty is None else float(C)
 
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to ``X`` ``(n_samples, n_features)`` and labels ``y``.
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:
+        """Fit the model to ``X`` and labels ``y``.
 
-        ``sample_weight`` (non-negative, optional) multiplies each sample's
-        cross-entropy; ``class_weight`` multiplies on top.  Returns self.
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            NumPy array, DataFrame, scipy.sparse (CSR, CSC) or a Dask collection.
+        y : array-like of shape (n_samples,)
+            Class labels of any type (at least two classes).
+        sample_weight : array-like of shape (n_samples,), optional
+            Non-negative weights multiplying each sample's cross-entropy;
+            ``class_weight`` multiplies on top.
+
+        Returns
+        -------
+        LogisticRegression
+            This estimator, fitted.
         """
         C = self._validated_params()
         if any(_is_dask(a) for a in (X, y, sample_weight)):
@@ -417,10 +456,10 @@ class LogisticRegression:
         name = type(self).__name__
         if fitted is None and names is not None:
             warnings.warn(f"X has feature names, but {name} was fitted without feature names",
-                          UserWarning, stacklevel=3)
+                          UserWarning, stacklevel=_caller_stacklevel())
         elif fitted is not None and names is None:
             warnings.warn(f"X does not have valid feature names, but {name} was fitted with "
-                          "feature names", UserWarning, stacklevel=3)
+                          "feature names", UserWarning, stacklevel=_caller_stacklevel())
         elif fitted is not None and (len(fitted) != len(names) or np.any(fitted != names)):
             raise ValueError(
                 "The feature names should match those that were passed during fit: "
@@ -441,30 +480,74 @@ class LogisticRegression:
         eta = _loss.x_dot(X, np.ascontiguousarray(self.coef_.T, dtype=np.float64))
         return eta + self.intercept_
 
-    def decision_function(self, X):
-        """Logits: ``(n_samples,)`` for two classes (of ``classes_[1]``), else ``(n, n_classes)``."""
+    def decision_function(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Logits of each sample.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The features, as in ``fit`` (a Dask collection gives a lazy result).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_classes)
+            For two classes the logit of ``classes_[1]``, else one column per class.
+        """
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_decision_function
             return dask_decision_function(Xd, self.coef_, self.intercept_)
         eta = self._logits(X)
         return eta[:, 0] if len(self.classes_) == 2 else eta
 
-    def predict_log_proba(self, X):
-        """Log class probabilities ``(n_samples, n_classes)``, computed stably."""
+    def predict_log_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Log class probabilities, computed stably (no ``log(0)``).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The features, as in ``fit`` (a Dask collection gives a lazy result).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``.
+        """
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_log_proba
             return dask_predict_log_proba(Xd, self.coef_, self.intercept_)
         return _loss.class_log_proba(self._logits(X))
 
-    def predict_proba(self, X):
-        """Class probabilities ``(n_samples, n_classes)``; columns follow ``classes_``."""
+    def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
+        """Class probabilities.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The features, as in ``fit`` (a Dask collection gives a lazy result).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to one.
+        """
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict_proba
             return dask_predict_proba(Xd, self.coef_, self.intercept_)
         return _loss.class_proba(self._logits(X))
 
-    def predict(self, X):
-        """Most probable class label for each sample."""
+    def predict(self, X: ArrayLike) -> NDArray[Any]:
+        """Most probable class of each sample.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The features, as in ``fit`` (a Dask collection gives a lazy result).
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
         if (Xd := self._dask_X(X)) is not None:
             from ._dask import dask_predict
             return dask_predict(Xd, self.coef_, self.intercept_, self.classes_)
@@ -472,8 +555,23 @@ class LogisticRegression:
         index = (scores > 0).astype(np.intp) if scores.ndim == 1 else scores.argmax(axis=1)
         return self.classes_[index]
 
-    def score(self, X, y, sample_weight=None):
-        """Mean (weighted) accuracy of ``predict(X)`` against ``y``."""
+    def score(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+        """Mean (weighted) accuracy of ``predict(X)`` against ``y``.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            The features, as in ``fit`` (a Dask collection gives a lazy result).
+        y : array-like of shape (n_samples,)
+            True labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the average.
+
+        Returns
+        -------
+        float
+            The share of correctly predicted samples.
+        """
         pred = self.predict(X)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
@@ -484,16 +582,91 @@ class LogisticRegression:
         return float(np.average(pred == y, weights=w))
 
     # -- statistical inference (logreg._inference) --------------------------------
-    def inference(self, reference=None, cov_type="nonrobust", *, X=None, y=None,
-                  sample_weight=None, groups=None):
-        """Standard errors, tests and intervals for an unpenalized fit (``logreg._inference``)."""
+    def inference(self, reference: Any = None, cov_type: str = "nonrobust", *,
+                  X: ArrayLike | None = None, y: ArrayLike | None = None,
+                  sample_weight: ArrayLike | None = None,
+                  groups: ArrayLike | None = None) -> InferenceResult:
+        """Standard errors, z-tests, p-values and confidence intervals of an unpenalized fit.
+
+        The parameters are those of statsmodels' ``MNLogit`` / ``Logit``: each
+        class's coefficients minus the reference class's.  Uses the Hessian the
+        fit already has at the optimum (no refit); a robust ``cov_type`` makes
+        one pass over the training data.
+
+        Parameters
+        ----------
+        reference : label in ``classes_``, optional
+            The reference (base) class; default ``classes_[0]``.
+        cov_type : {"nonrobust", "HC0", "HC1", "cluster"}, default="nonrobust"
+            "nonrobust": the inverse information matrix.  "HC0": the sandwich;
+            "HC1": HC0 times ``N / (N - K)``; "cluster": statsmodels' CRV1
+            (needs ``groups``).  The robust types need ``X`` and ``y``.
+        X : array-like of shape (n_samples, n_features), optional
+            The training features, for a robust ``cov_type``.
+        y : array-like of shape (n_samples,), optional
+            The training labels, for a robust ``cov_type``.
+        sample_weight : array-like of shape (n_samples,), optional
+            The fit's weights (frequency weights), for a robust ``cov_type``.
+        groups : array-like of shape (n_samples,), optional
+            Cluster labels, for ``cov_type="cluster"``.
+
+        Returns
+        -------
+        InferenceResult
+            ``params``, ``bse``, ``zvalues``, ``pvalues`` of shape
+            ``(n_classes - 1, n_features + fit_intercept)``, ``cov``,
+            ``conf_int(alpha)`` and ``summary()``.
+
+        Raises
+        ------
+        ValueError
+            For a penalized fit (shrunken estimates have no classical standard
+            errors), an unknown ``reference`` or ``cov_type``, or data missing
+            or mismatched for a robust covariance.
+
+        Warns
+        -----
+        SingularInformationWarning
+            The information matrix is singular (collinear columns, separation,
+            an empty class): coefficients that are not identified get NaN
+            standard errors.
+
+        See Also
+        --------
+        summary : The same numbers as a text table.
+
+        Examples
+        --------
+        >>> import numpy as np, logreg
+        >>> rng = np.random.default_rng(0)
+        >>> X = rng.standard_normal((200, 2))
+        >>> y = (X[:, 0] + rng.logistic(size=200) > 0).astype(int)
+        >>> res = logreg.LogisticRegression(penalty=None).fit(X, y).inference()
+        >>> res.params.shape
+        (1, 3)
+        """
         from ._inference import inference
 
         return inference(self, reference=reference, cov_type=cov_type, X=X, y=y,
                          sample_weight=sample_weight, groups=groups)
 
-    def summary(self, reference=None, alpha=0.05, **kwargs):
-        """A statsmodels-like summary table of an unpenalized fit (``logreg._inference``)."""
+    def summary(self, reference: Any = None, alpha: float = 0.05, **kwargs: Any) -> Any:
+        """A statsmodels-like summary table of an unpenalized fit.
+
+        Parameters
+        ----------
+        reference : label in ``classes_``, optional
+            The reference class (default ``classes_[0]``).
+        alpha : float, default=0.05
+            Confidence intervals are at level ``1 - alpha``.
+        **kwargs
+            Passed to :meth:`inference` (``cov_type``, ``X``, ``y``, ...).
+
+        Returns
+        -------
+        InferenceSummary
+            Prints as text; ``as_html()`` gives an HTML table.
+        """
         from ._inference import summary
 
         return summary(self, reference=reference, alpha=alpha, **kwargs)
@@ -557,3 +730,16 @@ def _feature_names(X):
             "X.columns = X.columns.astype(str)."
         )
     return None
+
+
+def _caller_stacklevel():
+    """``warnings.warn``'s ``stacklevel`` for the caller's frame that called warn:
+    the first frame outside this package (the user's ``predict(X)`` line, however
+    deep inside logreg the check runs)."""
+    import os
+
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.dirname(os.path.abspath(frame.f_code.co_filename)) == package:
+        frame, level = frame.f_back, level + 1
+    return level

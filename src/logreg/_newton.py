@@ -48,7 +48,7 @@ import warnings
 import numpy as np
 import scipy.linalg
 
-from . import _loss
+from . import _loss, _preconditioner
 from ._exceptions import ConvergenceWarning, PerfectSeparationWarning, SingularHessianWarning
 from ._kronecker import KroneckerNewtonSystem, cho_solve_vector
 
@@ -170,7 +170,9 @@ class NewtonSolver:
         # zero slopes: every row has the same probabilities, and the Hessian is
         # exactly Kronecker-structured -- no pair products needed (``gram``)
         d = self.p - self.fit_intercept
-        self.kronecker_start = hasattr(self.oracle, "gram") and not np.any(self.coef[:, :d])
+        self.kronecker_start = (hasattr(self.oracle, "gram") and not np.any(self.coef[:, :d])
+                                and not (self.hessian_free
+                                         and self._preconditioner_kind() == "diagonal"))
         self.gram = None
         self.gram_subsampled = False
         self.subsampled = False     # this iterate's Hessian comes from a row subsample
@@ -357,6 +359,20 @@ class NewtonSolver:
         return self._shift_free(H)
 
     def _refresh_preconditioner(self):
+        self.preconditioner = None      # its memory is free before the next one is built
+        # past the memory budget (or when too costly): class-diagonal blocks, or the diagonal
+        kind = self._preconditioner_kind()
+        if kind != "dense":
+            for kind in (kind, "diagonal"):
+                curvature = self.oracle.subsample_class_curvature(
+                    self.coef, diagonal_only=kind == "diagonal")
+                built = _preconditioner.class_diagonal_system(
+                    curvature, scale=self.scale, l2=self.l2, mask=self.mask, free=self.free,
+                    factor=self._preconditioner_factor)
+                if built is not None:
+                    self._set_preconditioner(*built)
+                    return True
+            return False
         # pair products in float32 first (a preconditioner only steers CG); only
         # if that approximation does not factor, again in float64
         for single_precision in (True, False):
@@ -366,6 +382,12 @@ class NewtonSolver:
         self._set_preconditioner(None if factor is None else _CholeskySolve(factor),
                                  self.shift_mu)
         return self.preconditioner is not None
+
+    def _preconditioner_kind(self):
+        """``logreg._preconditioner.choose_kind`` for this problem and its subsample."""
+        n = self.oracle.X.shape[0]
+        rows = -(-n // getattr(self.oracle, "subsample_stride", 1))
+        return _preconditioner.choose_kind(n, rows, self.k, self.p)
 
     def _set_preconditioner(self, system, mu):
         """CG's preconditioner: ``system.solve(r)`` applies the inverse of an

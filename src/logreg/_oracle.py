@@ -20,6 +20,7 @@ and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
     gram(*, subsample=False)          -> X~^T W X~ (p, p), the zero-slope factor
     subsample_stride                  m: approximations read every m-th row
     subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
+    subsample_class_curvature(coef, *, diagonal_only)   -> its class blocks / diagonal
 
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).
@@ -40,7 +41,7 @@ over chunks of ``GRAM_CHUNK_ROWS`` rows.
 """
 import numpy as np
 
-from . import _blocks, _kernel, _loss, _separation
+from . import _blocks, _kernel, _loss, _preconditioner, _separation
 
 # Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
 GRAM_CHUNK_ROWS = 1 << 16
@@ -181,6 +182,18 @@ class InMemoryOracle:
         if S_sub > 0:
             pairs *= self.sum_weights / S_sub
         return self.hessian(pairs)
+
+    def subsample_class_curvature(self, coef, *, diagonal_only):
+        """The per-class diagonal blocks (packed) or the diagonal of the data Hessian
+        from every m-th row, scaled to the whole sum of weights: the cheaper
+        preconditioners of ``logreg._preconditioner`` (``class_curvature``)."""
+        Xs, _, w, S_sub = self._subsample_rows()
+        curvature = _preconditioner.class_curvature(
+            Xs, w, self._softmax_coef(coef), self.fit_intercept, self.n_threads,
+            diagonal_only=diagonal_only)
+        if S_sub > 0:
+            curvature *= self.sum_weights / S_sub
+        return curvature[1:] if self.binary else curvature
 
     def _subsample_rows(self):
         """``(X, y, w, sum of w)`` of every m-th row (``subsample_stride``): copied

@@ -154,7 +154,10 @@ static void LR_FN(transpose_rows)(const char* src, Py_ssize_t s0, int f32,
                                   Py_ssize_t nrows, Py_ssize_t ncols,
                                   double* dst, Py_ssize_t ld)
 {
-    Py_ssize_t r = 0, a, a0;
+    Py_ssize_t r = 0, a;
+#if defined(LR_ISA_AVX512) || defined(LR_ISA_AVX2)
+    Py_ssize_t a0;
+#endif
 #if defined(LR_ISA_AVX512)
     /* 8 rows x 8 columns at a time: masked loads (never past the row's end),
        an in-register transpose, 8 vector stores */

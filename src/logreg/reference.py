@@ -1,6 +1,6 @@
-"""The seed algorithm in plain NumPy: the test oracle and the benchmark baseline.
+"""The original algorithm in plain NumPy: the test oracle and the benchmark baseline.
 
-This reproduces "Logistic Regression: the good parts" (``shared/seed/``):
+This reproduces "Logistic Regression: the good parts", the project's seed:
 a softmax forward pass, the cross-entropy and its gradient, a double loop
 over class pairs that fills the Hessian, a Newton update through ``pinv``,
 and plain gradient descent.  It is deliberately simple and slow; the fast
@@ -27,43 +27,125 @@ from numpy.linalg import pinv
 
 
 def add_intercept(X):
-    """X with a trailing column of ones (a copy: the seed's way)."""
+    """``X`` with a trailing column of ones (a copy, as the original algorithm makes).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+
+    Returns
+    -------
+    ndarray of shape (n, d + 1)
+    """
     X = np.asarray(X, dtype=np.float64)
     return np.hstack([X, np.ones((X.shape[0], 1))])
 
 
 def class_major_order(p, k):
-    """Index array ``perm`` with ``perm[i * p + a] = a * k + i``."""
+    """The permutation from the feature-major to the class-major layout.
+
+    Parameters
+    ----------
+    p : int
+        Coefficients per class (features, plus one with an intercept).
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    ndarray of shape (p * k,)
+        ``perm`` with ``perm[i * p + a] = a * k + i``.
+    """
     return (np.arange(p)[None, :] * k + np.arange(k)[:, None]).ravel()
 
 
 def to_class_major(H_feature_major, p, k):
-    """Permute a seed (feature-major) Hessian into logreg's class-major layout."""
+    """Permute a feature-major Hessian (``hessian``) into logreg's class-major layout.
+
+    Parameters
+    ----------
+    H_feature_major : ndarray of shape (p * k, p * k)
+    p : int
+        Coefficients per class.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    ndarray of shape (p * k, p * k)
+        The layout of ``logreg.hessian``.
+    """
     perm = class_major_order(p, k)
     return H_feature_major[np.ix_(perm, perm)]
 
 
 def one_hot(y, k):
-    """``(n, k)`` indicator matrix of integer labels ``0..k-1``."""
+    """Indicator matrix of integer labels.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,)
+        Labels ``0 .. k-1``.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
     Y = np.zeros((len(y), k))
     Y[np.arange(len(y)), np.asarray(y, dtype=np.intp)] = 1.0
     return Y
 
 
 def softmax(Z):
-    """Row-wise softmax, shifted by the row maximum so it never overflows."""
+    """Row-wise softmax, shifted by the row maximum so it never overflows.
+
+    Parameters
+    ----------
+    Z : ndarray of shape (n, k)
+        Logits.
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+        Probabilities; each row sums to one.
+    """
     Z = Z - Z.max(axis=1, keepdims=True)
     E = np.exp(Z)
     return E / E.sum(axis=1, keepdims=True)
 
 
 def forward(X, W):
-    """Class probabilities ``softmax(X W)`` (the seed's ``_forward``)."""
+    """Class probabilities ``softmax(X W)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    W : ndarray of shape (p, k)
+
+    Returns
+    -------
+    ndarray of shape (n, k)
+    """
     return softmax(np.dot(X, W))
 
 
 def cross_entropy(Y, P, sample_weight=None):
-    """``-sum_n w_n sum_i y_ni log p_ni`` (not averaged)."""
+    """The weighted cross-entropy ``-sum_n w_n sum_i y_ni log p_ni`` (not averaged).
+
+    Parameters
+    ----------
+    Y : ndarray of shape (n, k)
+        One-hot labels (``one_hot``).
+    P : ndarray of shape (n, k)
+        Probabilities.
+    sample_weight : array-like of shape (n,), optional
+
+    Returns
+    -------
+    float
+    """
     w = np.ones(len(Y)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         terms = np.where(Y > 0, Y * np.log(P), 0.0)
@@ -71,7 +153,21 @@ def cross_entropy(Y, P, sample_weight=None):
 
 
 def gradient(X, Y, P, sample_weight=None):
-    """``X^T diag(w) (P - Y)``, shape ``(p, k)`` (the seed's ``G``)."""
+    """The gradient of ``cross_entropy`` in ``W``: ``X^T diag(w) (P - Y)``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    Y : ndarray of shape (n, k)
+        One-hot labels.
+    P : ndarray of shape (n, k)
+        Probabilities at ``W``.
+    sample_weight : array-like of shape (n,), optional
+
+    Returns
+    -------
+    ndarray of shape (p, k)
+    """
     R = P - Y
     if sample_weight is not None:
         R = R * np.asarray(sample_weight, dtype=float)[:, None]
@@ -79,9 +175,22 @@ def gradient(X, Y, P, sample_weight=None):
 
 
 def hessian(X, P, sample_weight=None):
-    """The seed's Hessian, feature-major ``(p k, p k)``: a double loop over class pairs.
+    """The Hessian of ``cross_entropy``, feature-major: a double loop over class pairs.
 
     ``HT[:, i, :, j] = X^T diag(w p_i (delta_ij - p_j)) X``.
+
+    Parameters
+    ----------
+    X : array-like of shape (n, p)
+    P : ndarray of shape (n, k)
+        Probabilities.
+    sample_weight : array-like of shape (n,), optional
+
+    Returns
+    -------
+    ndarray of shape (p * k, p * k)
+        Coordinate ``(feature a, class i)`` at ``a * k + i`` (``to_class_major``
+        gives logreg's layout).
     """
     X = np.asarray(X, dtype=np.float64)
     n, p = X.shape
@@ -96,7 +205,20 @@ def hessian(X, P, sample_weight=None):
 
 
 def newton_step(X, Y, W, sample_weight=None):
-    """One seed Newton update ``W - pinv(H) G`` (feature-major vectors)."""
+    """One Newton update ``W - pinv(H) G`` (feature-major vectors).
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    Y : ndarray of shape (n, k)
+        One-hot labels.
+    W : ndarray of shape (p, k)
+    sample_weight : array-like of shape (n,), optional
+
+    Returns
+    -------
+    ndarray of shape (p, k)
+    """
     P = forward(X, W)
     H = hessian(X, P, sample_weight)
     G = gradient(X, Y, P, sample_weight)
@@ -104,18 +226,50 @@ def newton_step(X, Y, W, sample_weight=None):
 
 
 def gd_step(X, Y, W, learning_rate, sample_weight=None):
-    """One seed gradient-descent update ``W - lr G``."""
+    """One gradient-descent update ``W - learning_rate * G``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n, p)
+    Y : ndarray of shape (n, k)
+        One-hot labels.
+    W : ndarray of shape (p, k)
+    learning_rate : float
+    sample_weight : array-like of shape (n,), optional
+
+    Returns
+    -------
+    ndarray of shape (p, k)
+    """
     P = forward(X, W)
     return W - learning_rate * gradient(X, Y, P, sample_weight)
 
 
 def fit(X, y, n_classes=None, *, method="newton", iterations=10, learning_rate=0.01,
         sample_weight=None, fit_intercept=False):
-    """The seed's training loop from ``W = 0``; returns ``W`` of shape ``(p, k)``.
+    """The original training loop from ``W = 0``: no penalty, no line search.
 
-    ``method`` is ``"newton"`` (pinv Newton) or ``"gd"`` (gradient descent with
-    a fixed ``learning_rate``).  No penalty, no line search: the seed's
-    algorithm as written.
+    Parameters
+    ----------
+    X : array-like of shape (n, d)
+    y : array-like of shape (n,)
+        Integer labels ``0 .. k-1``.
+    n_classes : int, optional
+        ``k``; default ``max(y) + 1``.
+    method : {"newton", "gd"}, default="newton"
+        Newton's method through ``pinv``, or gradient descent.
+    iterations : int, default=10
+        Updates to make.
+    learning_rate : float, default=0.01
+        The fixed step of ``"gd"``.
+    sample_weight : array-like of shape (n,), optional
+    fit_intercept : bool, default=False
+        Append a column of ones to ``X`` (the intercept is its last feature).
+
+    Returns
+    -------
+    ndarray of shape (p, k)
+        ``p = d + fit_intercept``.
     """
     X = add_intercept(X) if fit_intercept else np.asarray(X, dtype=np.float64)
     k = int(np.max(y)) + 1 if n_classes is None else n_classes

@@ -285,3 +285,20 @@ def test_separation_certificate_uses_the_smallest_weight():
     w = np.full(len(y), 1e-3)
     clf = fit_without_warnings(X, y, w, penalty=None)
     assert clf._inference_state_["converged"] is True
+
+
+@pytest.mark.parametrize("level", ["scalar", "avx2", "avx512"])
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_separation_is_detected_with_every_instruction_set(level, k):
+    """The kernel's rounding differs by instruction set (and by -O0 / -O2): the
+    step test alone missed k=3 and k=4 on the baseline loops."""
+    from logreg import _hessian
+
+    try:
+        _hessian._set_simd_level(level)
+        for seed in range(4):
+            X, y = separable(k, seed=seed)
+            with pytest.warns(logreg.PerfectSeparationWarning):
+                logreg.LogisticRegression(penalty=None).fit(X, y)
+    finally:
+        _hessian._set_simd_level(None)

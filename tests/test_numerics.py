@@ -302,3 +302,20 @@ def test_separation_is_detected_with_every_instruction_set(level, k):
                 logreg.LogisticRegression(penalty=None).fit(X, y)
     finally:
         _hessian._set_simd_level(None)
+
+
+@pytest.mark.parametrize("weight", [5e-322, 1e307])
+def test_dask_weights_whose_sum_leaves_float64_are_a_value_error(weight):
+    """The Dask path does not rescale the weights (that would be one more pass):
+    a named ValueError, no leaked NumPy warning."""
+    dask = pytest.importorskip("dask")
+    import dask.array as da
+
+    X, y, _ = make_classification(n=300, d=4, k=3, seed=14)
+    w = np.full(len(y), weight)
+    with dask.config.set(scheduler="sync"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=r"sum\(sample_weight\) = .* outside float64"):
+            logreg.LogisticRegression(penalty=None).fit(
+                da.from_array(X, chunks=(100, 4)), da.from_array(y, chunks=100),
+                da.from_array(w, chunks=100))

@@ -15,7 +15,13 @@ import numpy as np
 from . import _loss
 from ._exceptions import NotFittedError, sklearn_compatible
 from ._kernel import single_threaded_blas
-from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
+from ._newton import (
+    NewtonSolver,
+    check_sum_weights,
+    gradient_descent,
+    initial_coef,
+    lipschitz_step,
+)
 from ._oracle import InMemoryOracle
 from ._validation import (
     check_class_weight,
@@ -320,6 +326,7 @@ class LogisticRegression:
                 "Only one class has positive total weight after applying sample_weight "
                 f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
                 "classes are needed.")
+        check_sum_weights(counts.sum())
         coef0 = self._warm_start_coef(classes, k, d)
         if coef0 is None:
             coef0 = _start_from_totals(counts, k, p, binary=binary,

@@ -171,7 +171,7 @@ class NewtonSolver:
         self.subsampled = False     # this iterate's Hessian comes from a row subsample
         self.stats = self.oracle.stats(
             self.coef, hessian=not (self.hessian_free or self.kronecker_start))
-        S = float(self.oracle.sum_weights)
+        S = check_sum_weights(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
         with np.errstate(over="ignore"):    # C S past FLOAT_MAX: l2 = 0, no penalty to speak of
@@ -671,6 +671,18 @@ def _check_finite_hessian(a):
             "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
             "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
     return a
+
+
+def check_sum_weights(S):
+    """``S = sum(sample_weight)`` as a float, or a ValueError when the objective cannot
+    be normalized by it (the estimator's in-memory unit weights never get here)."""
+    S = float(S)
+    if not (np.isfinite(S) and S > 0 and 1.0 / S < _FLOAT_MAX):
+        raise ValueError(
+            f"sum(sample_weight) = {S:.3g} is outside float64's usable range: the "
+            "objective cannot be normalized. Only the ratios of the weights matter: "
+            "rescale sample_weight (and divide C by the same factor).")
+    return S
 
 
 def initial_coef(y, w, k, p, *, binary, fit_intercept):

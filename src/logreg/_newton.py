@@ -639,10 +639,11 @@ class NewtonSolver:
             f"With the L2 penalty at C * sum(sample_weight) = {CS:.3g}, some direction's "
             "curvature is below the rounding error of the data Hessian: X has (nearly) "
             "collinear columns or features of very different scales, or the classes are "
-            "(nearly) separable, and the penalty is too weak to make up for it: along that direction the objective is nearly flat "
-            "and the coefficients are poorly determined. Remedy: standardize the "
-            "features (e.g. sklearn.preprocessing.StandardScaler), remove collinear "
-            "columns, or use a smaller C.")
+            "(nearly) separable, and the penalty is too weak to make up for it: along "
+            "that direction the objective is nearly flat and the coefficients are poorly "
+            "determined. Remedy: standardize the features (e.g. "
+            "sklearn.preprocessing.StandardScaler), remove collinear columns, or use a "
+            "smaller C.")
 
     def hessian_data(self):
         """Unscaled, unpenalized data-term Hessian at the final coefficients (one

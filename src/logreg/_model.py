@@ -42,8 +42,8 @@ class LogisticRegression:
     ``LogisticRegression`` with the same ``C``.  Two classes use the binary
     logistic model (``coef_`` of shape ``(1, n_features)``), three or more the
     multinomial model.  Coefficients use the symmetric parametrization:
-    unpenalized multinomial coefficients, and L2 intercepts, are centred over
-    the classes.
+    multinomial coefficients are centred over the classes (every column sums
+    to zero; with L2 that is where the optimum lies).
 
     Parameters
     ----------

@@ -181,6 +181,16 @@ def test_weights_scaled_by_a_power_of_two_give_the_same_fit(k, exponent):
 
 
 @pytest.mark.parametrize("k", [2, 3])
+def test_inference_state_is_in_the_callers_weight_units(k):
+    X, y, w = make_classification(n=300, d=4, k=k, seed=15, weighted=True)
+    ref = fit_without_warnings(X, y, w, penalty=None)._inference_state_
+    big = fit_without_warnings(X, y, np.ldexp(w, 600), penalty=None)._inference_state_
+    np.testing.assert_allclose(big["hessian"], np.ldexp(ref["hessian"], 600), rtol=1e-12)
+    np.testing.assert_allclose(big["loglike"], np.ldexp(ref["loglike"], 600), rtol=1e-12)
+    np.testing.assert_allclose(big["nobs"], np.ldexp(ref["nobs"], 600), rtol=1e-12)
+
+
+@pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("C, weight", [(1.0, 5e-322), (5e-324, 1.0), (1e-300, 1e-300)])
 def test_penalty_beyond_float64_range_is_a_value_error(k, C, weight):
     X, y, _ = make_classification(n=300, d=4, k=k, seed=9)

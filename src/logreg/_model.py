@@ -266,9 +266,10 @@ class LogisticRegression:
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
             hessian, data_loss = result.data_hessian, result.data_loss
-            with np.errstate(over="ignore"):    # back to the caller's units
-                data_loss = float(np.ldexp(data_loss, exponent))
-                hessian = None if hessian is None else np.ldexp(hessian, exponent)
+            if exponent:
+                with np.errstate(over="ignore"):    # back to the caller's units
+                    data_loss = float(np.ldexp(data_loss, exponent))
+                    hessian = None if hessian is None else np.ldexp(hessian, exponent)
         else:
             if coef0 is None:
                 coef0 = np.zeros((k, p))

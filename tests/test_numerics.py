@@ -55,6 +55,15 @@ def test_large_c_multinomial_reaches_the_unpenalized_optimum(large_c_problem, C)
                                rtol=0, atol=LARGE_C_COEF_RTOL)
 
 
+def test_large_c_hessian_free_reaches_the_unpenalized_optimum():
+    """The conjugate-gradient route (many features and classes) too."""
+    X, y, _ = make_classification(n=6000, d=60, k=7, seed=1)
+    unpenalized = logreg.LogisticRegression(penalty=None).fit(X, y)
+    clf = fit_without_warnings(X, y, C=1e10)
+    assert "cg" in [h["hessian"] for h in clf.history_]
+    assert_allclose_scaled(full_coef(clf), full_coef(unpenalized), LARGE_C_COEF_RTOL)
+
+
 def test_large_c_multinomial_matches_sklearn(large_c_problem):
     X, y, _ = large_c_problem
     clf = fit_without_warnings(X, y, C=1e10)

@@ -328,8 +328,12 @@ class NewtonSolver:
             while factor is None and delta < 1e12:
                 delta *= 10.0
                 factor = self._factor(H + np.diag(delta * diag))
-            if factor is None:      # unreachable for a finite H: delta * diag dominates
-                raise FloatingPointError("the damped Hessian could not be factorized")
+            if factor is None:      # delta * diag dominates a finite H, unless it overflows
+                raise ValueError(
+                    "The Newton system could not be factorized even with damping: its "
+                    f"diagonal reaches {diag.max():.3g}, too close to float64's limit (or "
+                    "not finite). Rescale the features or sample_weight, e.g. with "
+                    "sklearn.preprocessing.StandardScaler.")
             self.damping = delta
             self.damped.append(len(self.history))
         self._set_step(-scipy.linalg.cho_solve(factor, self.gradient.ravel(),

@@ -181,7 +181,8 @@ def test_dask_class_and_sample_weights_follow_the_in_memory_rules(
     assert_allclose_scaled(fit.intercept_, ref.intercept_, DASK_FIT_RTOL)
 
 
-@pytest.mark.parametrize("shape, seed", [((3000, 5, 3), 2), ((4000, 12, 5), 0), ((3000, 20, 3), 1)])
+@pytest.mark.parametrize("shape, seed",
+                         [((3000, 5, 3), 2), ((4000, 12, 5), 0), ((3000, 20, 3), 1)])
 def test_dask_fit_at_the_default_tol_agrees_with_in_memory_to_the_tol_accuracy(shape, seed):
     """At the default tol the two fits take different steps far from the optimum
     (subsampled Hessians in memory, exact ones on Dask) and stop at different

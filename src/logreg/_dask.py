@@ -191,6 +191,7 @@ def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
     return loss, grad, pairs, sum_w, flags
 
 
+@_quiet
 def _add_stats(a, b):
     if a[4] or b[4]:  # a block failed validation: only the flags matter now
         return 0.0, None, None, 0.0, a[4] | b[4]

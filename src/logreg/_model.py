@@ -20,7 +20,13 @@ from numpy.typing import ArrayLike, NDArray
 from . import _loss
 from ._exceptions import NotFittedError, PerfectSeparationWarning, sklearn_compatible
 from ._threads import single_threaded_blas
-from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
+from ._newton import (
+    NewtonSolver,
+    check_sum_weights,
+    gradient_descent,
+    initial_coef,
+    lipschitz_step,
+)
 from ._oracle import InMemoryOracle
 from ._separation import separation_message
 from ._validation import (
@@ -42,8 +48,8 @@ class LogisticRegression:
     ``LogisticRegression`` with the same ``C``.  Two classes use the binary
     logistic model (``coef_`` of shape ``(1, n_features)``), three or more the
     multinomial model.  Coefficients use the symmetric parametrization:
-    unpenalized multinomial coefficients, and L2 intercepts, are centred over
-    the classes.
+    multinomial coefficients are centred over the classes (every column sums
+    to zero; with L2 that is where the optimum lies).
 
     Parameters
     ----------
@@ -312,9 +318,10 @@ class LogisticRegression:
                 warnings.warn(separation_message(result.certificate, classes, names, n_iter),
                               PerfectSeparationWarning, stacklevel=2)
             hessian, data_loss = result.data_hessian, result.data_loss
-            with np.errstate(over="ignore"):    # back to the caller's units
-                data_loss = float(np.ldexp(data_loss, exponent))
-                hessian = None if hessian is None else np.ldexp(hessian, exponent)
+            if exponent:
+                with np.errstate(over="ignore"):    # back to the caller's units
+                    data_loss = float(np.ldexp(data_loss, exponent))
+                    hessian = None if hessian is None else np.ldexp(hessian, exponent)
         else:
             if coef0 is None:
                 coef0 = np.zeros((k, p))
@@ -373,6 +380,7 @@ class LogisticRegression:
                 "Only one class has positive total weight after applying sample_weight "
                 f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
                 "classes are needed.")
+        check_sum_weights(counts.sum())
         coef0 = self._warm_start_coef(classes, k, d)
         if coef0 is None:
             coef0 = _start_from_totals(counts, k, p, binary=binary,

@@ -178,7 +178,7 @@ class NewtonSolver:
         self.subsampled = False     # this iterate's Hessian comes from a row subsample
         self.stats = self.oracle.stats(
             self.coef, hessian=not (self.hessian_free or self.kronecker_start))
-        S = float(self.oracle.sum_weights)
+        S = check_sum_weights(self.oracle.sum_weights)
         self.sum_weights = S
         self.scale = 1.0 / S
         with np.errstate(over="ignore"):    # C S past FLOAT_MAX: l2 = 0, no penalty to speak of
@@ -335,8 +335,12 @@ class NewtonSolver:
             while factor is None and delta < 1e12:
                 delta *= 10.0
                 factor = self._factor(H + np.diag(delta * diag))
-            if factor is None:      # unreachable for a finite H: delta * diag dominates
-                raise FloatingPointError("the damped Hessian could not be factorized")
+            if factor is None:      # delta * diag dominates a finite H, unless it overflows
+                raise ValueError(
+                    "The Newton system could not be factorized even with damping: its "
+                    f"diagonal reaches {diag.max():.3g}, too close to float64's limit (or "
+                    "not finite). Rescale the features or sample_weight, e.g. with "
+                    "sklearn.preprocessing.StandardScaler.")
             self.damping = delta
             self.damped.append(len(self.history))
         self._set_step(-scipy.linalg.cho_solve(factor, self.gradient.ravel(),
@@ -693,10 +697,11 @@ class NewtonSolver:
             f"With the L2 penalty at C * sum(sample_weight) = {CS:.3g}, some direction's "
             "curvature is below the rounding error of the data Hessian: X has (nearly) "
             "collinear columns or features of very different scales, or the classes are "
-            "(nearly) separable, and the penalty is too weak to make up for it: along that direction the objective is nearly flat "
-            "and the coefficients are poorly determined. Remedy: standardize the "
-            "features (e.g. sklearn.preprocessing.StandardScaler), remove collinear "
-            "columns, or use a smaller C.")
+            "(nearly) separable, and the penalty is too weak to make up for it: along "
+            "that direction the objective is nearly flat and the coefficients are poorly "
+            "determined. Remedy: standardize the features (e.g. "
+            "sklearn.preprocessing.StandardScaler), remove collinear columns, or use a "
+            "smaller C.")
 
     def hessian_data(self):
         """Unscaled, unpenalized data-term Hessian at the final coefficients (one
@@ -725,6 +730,18 @@ def _check_finite_hessian(a):
             "w * x**2 is not representable in float64 (|x| around 1e150 or more). "
             "Rescale the features, e.g. with sklearn.preprocessing.StandardScaler.")
     return a
+
+
+def check_sum_weights(S):
+    """``S = sum(sample_weight)`` as a float, or a ValueError when the objective cannot
+    be normalized by it (the estimator's in-memory unit weights never get here)."""
+    S = float(S)
+    if not (np.isfinite(S) and S > 0 and 1.0 / S < _FLOAT_MAX):
+        raise ValueError(
+            f"sum(sample_weight) = {S:.3g} is outside float64's usable range: the "
+            "objective cannot be normalized. Only the ratios of the weights matter: "
+            "rescale sample_weight (and divide C by the same factor).")
+    return S
 
 
 def initial_coef(y, w, k, p, *, binary, fit_intercept):

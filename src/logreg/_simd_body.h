@@ -332,6 +332,26 @@ static void LR_FN(forward)(const double* xT, Py_ssize_t b, Py_ssize_t nr,
    eta[j * b + r]) that a dgemm wrote.  Rows nr..b are never touched; rows past
    the data (up to nr) must hold finite values and weight zero. */
 
+/* The one softmax of the kernels, first half: for the LR_L rows at r, eta rows
+   0..k-1 <- e_i = exp(eta_i - m), m the rows' maximum; returns s = sum_i e_i.
+   The probabilities are e_i / s (the shift is exact near the maximum, so they
+   sum to 1 to rounding whatever the size of the logits) and the log-sum-exp
+   is m + log s, which callers use as log s - (eta_y - m). */
+LR_INLINE VD LR_FN(exp_shifted)(double* eta, Py_ssize_t b, Py_ssize_t r, Py_ssize_t k, VD* max)
+{
+    Py_ssize_t i;
+    VD m = LOAD(eta + r);
+    for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
+    VD s = SPLAT(0.0);
+    for (i = 0; i < k; i++) {
+        VD e = LR_FN(vexp)(LOAD(eta + i * b + r) - m);
+        s += e;
+        STORE(eta + i * b + r, e);
+    }
+    *max = m;
+    return s;
+}
+
 /* Hessian-vector product: rows 0..k-1 are the logits of coef, rows k..2k-1
    s = V x of the direction.  On return rows 0..k-1 hold the probabilities p
    and rows k..2k-1 the residual R_i = w p_i (s_i - sum_j p_j s_j). */
@@ -340,15 +360,8 @@ static void LR_FN(hvp_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssi
 {
     Py_ssize_t r, i;
     for (r = 0; r < nr; r += LR_L) {
-        VD m = LOAD(eta + r);
-        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
-        VD s = SPLAT(0.0);
-        for (i = 0; i < k; i++) {
-            VD e = LR_FN(vexp)(LOAD(eta + i * b + r) - m);
-            s += e;
-            STORE(eta + i * b + r, e);
-        }
-        VD inv = 1.0 / s;
+        VD m;
+        VD inv = 1.0 / LR_FN(exp_shifted)(eta, b, r, k, &m);
         VD t = SPLAT(0.0);
         for (i = 0; i < k; i++) {
             VD pr = LOAD(eta + i * b + r) * inv;
@@ -370,15 +383,8 @@ static void LR_FN(softmax)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssize_t 
 {
     Py_ssize_t r, i;
     for (r = 0; r < nr; r += LR_L) {
-        VD m = LOAD(eta + r);
-        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
-        VD s = SPLAT(0.0);
-        for (i = 0; i < k; i++) {
-            VD e = LR_FN(vexp)(LOAD(eta + i * b + r) - m);
-            s += e;
-            STORE(eta + i * b + r, e);
-        }
-        VD inv = 1.0 / s;
+        VD m;
+        VD inv = 1.0 / LR_FN(exp_shifted)(eta, b, r, k, &m);
         for (i = 0; i < k; i++) STORE(eta + i * b + r, LOAD(eta + i * b + r) * inv);
     }
 }
@@ -450,21 +456,16 @@ static void LR_FN(lg_residual)(double* eta, Py_ssize_t b, Py_ssize_t nr, Py_ssiz
     Py_ssize_t r, i;
     VD loss = LOAD(loss_lanes);
     for (r = 0; r < nr; r += LR_L) {
-        VD m = LOAD(eta + r);
-        for (i = 1; i < k; i++) m = LR_FN(vmax)(m, LOAD(eta + i * b + r));
-        VD s = SPLAT(0.0);
-        VD zy = SPLAT(0.0);
+        /* eta_y, picked exactly (the other terms are +-0) before exp_shifted
+           overwrites the logits */
         VI y = LR_FN(loadi)(yv + r);
-        for (i = 0; i < k; i++) {
-            VD z = LOAD(eta + i * b + r) - m;
-            VD e = LR_FN(vexp)(z);
-            zy += z * LR_FN(onehot)(y, i);
-            s += e;
-            STORE(eta + i * b + r, e);
-        }
+        VD eta_y = SPLAT(0.0);
+        for (i = 0; i < k; i++) eta_y += LOAD(eta + i * b + r) * LR_FN(onehot)(y, i);
+        VD m;
+        VD s = LR_FN(exp_shifted)(eta, b, r, k, &m);
         VD w = LOAD(wv + r);
         VD inv = 1.0 / s;
-        loss += w * (LR_FN(vlog)(s) - zy);
+        loss += w * (LR_FN(vlog)(s) - (eta_y - m));
         /* p is stored before the residual reads it back (not fused into a
            multiply-add with the residual): the same bits with or without P */
         for (i = 0; i < k; i++) {

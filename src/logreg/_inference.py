@@ -230,6 +230,7 @@ def inference(model, reference=None, cov_type="nonrobust", *, X=None, y=None,
         n_iter=state.get("n_iter", getattr(model, "n_iter_", None)),
         converged=bool(state.get("converged", True)),
         fit_info=FitInfo(model, state),
+        information_inverse=H_inv,
     )
 
 
@@ -276,8 +277,12 @@ class InferenceResult:
 
     def __init__(self, *, params, cov, cov_type, classes, reference, all_classes,
                  feature_names, fit_intercept, nobs, loglike, loglike_null, n_iter,
-                 converged, fit_info=None):
+                 converged, fit_info=None, information_inverse=None):
         self.fit_info = fit_info
+        # H^-1 whatever cov_type is: score tests need the information itself
+        if information_inverse is None and cov_type == "nonrobust":
+            information_inverse = cov
+        self.information_inverse = information_inverse
         self.params = params
         self.cov = cov
         self.cov_type = cov_type

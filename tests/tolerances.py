@@ -95,3 +95,13 @@ PAIRS_F32_RTOL = 1e-5
 # _kronecker.cho_solve_vector (two trsv) against scipy.linalg.cho_solve (potrs),
 # same factor: only the order of the triangular sweeps' rounding differs
 CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+# ---- inference beyond standard errors: marginal effects, tests, intervals ----
+# statsmodels' get_margeff / wald_test / score_test / GLM get_prediction (it
+# differentiates by complex step, exact to rounding): the issue's 1e-6 bar.
+STATSMODELS_INFERENCE_RTOL = 1e-6
+# against the tests' own complex-step delta method, same coefficients: rounding only
+DELTA_METHOD_RTOL = 1e-9
+# the same quantity two ways in logreg (row blocks, reference class, joint vs one
+# column): summation order only
+INFERENCE_INVARIANCE_RTOL = 1e-9

@@ -51,6 +51,10 @@ LOGLIKE_RTOL = 1e-8
 # Eigenvalues of a test's middle matrix below this fraction of the largest are
 # treated as zero (the hypothesis is then rank-deficient).
 RANK_RTOL = 1e-12
+# A candidate direction whose information left after projecting out X's
+# (the Schur complement, relative to its own information) is below this is
+# collinear with X: R^2 > 1 - 1e-10.
+COLLINEAR_RTOL = 1e-10
 
 
 class TestResult:
@@ -362,10 +366,10 @@ def score_test(res, X_extra, *, X, y, sample_weight=None, groups=None, joint=Tru
             cov_type, nobs, res.n_params, pieces.n_groups)
     k1 = res.params.shape[0]
     if joint:
-        statistic, df = _quadratic_form(g.ravel(), middle, "the score's variance")
+        statistic, df = _joint_statistic(g.ravel(), S, middle, pieces.H_gg_diag, names)
         return TestResult("score", f"the {m} column(s) of X_extra have no effect ({cov_type})",
                           statistic, df, special.chdtrc(df, statistic))
-    statistic = _batched_quadratic_forms(g, middle, names)
+    statistic = _batched_quadratic_forms(g, S, middle, pieces.H_gg_diag, names)
     return ScoreTests(statistic, k1, names, cov_type)
 
 
@@ -428,6 +432,9 @@ class _ScorePieces:
                             H_gg[e, :, c, :] += block.T
             else:
                 H_gg += WD.reshape(len(Xc), -1).T @ (Zb * Zb)
+        # the candidates' own information, (c, z) order: the scale of S
+        self.H_gg_diag = (np.einsum("czcz->cz", H_gg) if self.joint
+                          else np.einsum("ccz->cz", H_gg.reshape(k1, k1, m)))
         # C = H_tt^-1 H_tg, rows (c, a), columns (c', z)
         H_tg = H_tg.reshape(k1 * p, k1 * m)
         self.C = self.res.information_inverse @ H_tg
@@ -487,24 +494,45 @@ def _small_sample_factor(cov_type, nobs, n_params, n_groups):
     return 1.0
 
 
-def _batched_quadratic_forms(g, S, names):
-    """``g_z' S_z^-1 g_z`` for every column ``z``; NaN (with a warning) where
-    ``S_z`` is not positive definite (a column collinear with X)."""
+def _collinear_warning(names):
+    shown = ", ".join(names[:10]) + (", ..." if len(names) > 10 else "")
+    warnings.warn(
+        f"{len(names)} column(s) of X_extra carry no information beyond X (collinear with "
+        f"its columns or with each other, or constant): {shown}.",
+        InferenceWarning, stacklevel=_stacklevel())
+
+
+def _joint_statistic(g, S, middle, h_diag, names):
+    """``g' middle^-1 g`` on the directions that ``S`` identifies, and their number.
+
+    ``S`` equilibrated by the candidates' own information has eigenvalues in
+    [0, 1]; those below ``COLLINEAR_RTOL`` are directions of ``X_extra`` that
+    ``X`` (or other candidates) already span: they are dropped, with a warning.
+    """
+    s = 1.0 / np.sqrt(np.maximum(h_diag.ravel(), np.finfo(float).tiny))
+    lam, V = linalg.eigh(S * s[:, None] * s[None, :])
+    keep = lam > COLLINEAR_RTOL
+    if not keep.all():
+        k1 = h_diag.shape[0]
+        weak = np.abs(V[:, ~keep]).max(axis=1).reshape(k1, -1).max(axis=0) > 1e-3
+        _collinear_warning([names[j] for j in np.flatnonzero(weak)])
+    T = V[:, keep] * s[:, None]
+    statistic, df = _quadratic_form(T.T @ g, T.T @ middle @ T, "the score's variance")
+    return statistic, df
+
+
+def _batched_quadratic_forms(g, S, middle, h_diag, names):
+    """``g_z' middle_z^-1 g_z`` for every column ``z``; NaN (with a warning) for a
+    column collinear with X (``S_z``, equilibrated, has an eigenvalue below
+    ``COLLINEAR_RTOL``)."""
     k1, m = g.shape
-    scale = np.maximum(np.abs(np.einsum("zcc->zc", S)).max(axis=1), np.finfo(float).tiny)
-    eig = np.linalg.eigvalsh(S / scale[:, None, None])
-    ok = eig[:, 0] > RANK_RTOL * np.maximum(eig[:, -1], 0.0)
-    ok &= np.isfinite(eig).all(axis=1)
-    gz = g.T[:, :, None]
+    s = 1.0 / np.sqrt(np.maximum(h_diag.T, np.finfo(float).tiny))      # (m, k1)
+    eig = np.linalg.eigvalsh(S * s[:, :, None] * s[:, None, :])
+    ok = np.isfinite(eig).all(axis=1) & (eig[:, 0] > COLLINEAR_RTOL)
     statistic = np.full(m, np.nan)
     if ok.any():
-        sol = np.linalg.solve(S[ok], gz[ok])
+        sol = np.linalg.solve(middle[ok], g.T[ok][:, :, None])
         statistic[ok] = np.einsum("zc,zc->z", g.T[ok], sol[:, :, 0])
     if not ok.all():
-        bad = [names[j] for j in np.flatnonzero(~ok)]
-        shown = ", ".join(bad[:10]) + (", ..." if len(bad) > 10 else "")
-        warnings.warn(
-            f"{len(bad)} column(s) of X_extra carry no information beyond X (collinear with "
-            f"its columns, or constant): their score tests are NaN ({shown}).",
-            InferenceWarning, stacklevel=_stacklevel())
+        _collinear_warning([names[j] for j in np.flatnonzero(~ok)])
     return statistic

@@ -39,3 +39,14 @@ def test_kernel_table_quick_reports_every_target():
     assert "large square dgemm" in whats[seed + 1] and "U^T V" in whats[seed + 2]
     for row in rows:
         assert row["ratio"] is None or row["ratio"] > 0
+
+
+def test_inference_table_runs_both_sides(monkeypatch):
+    monkeypatch.setattr(_bench, "MARGINS_PEER_ROWS", 500)
+    monkeypatch.setattr(_bench, "SCORE_PEER_COLUMNS", 2)
+    rows = _bench.inference_table(repeats=1, shapes=((2000, 4, 3), (1000, 3, 3, 20)))
+    assert [r["what"].split(" ")[0] for r in rows] == ["Marginal", "20"]
+    for row in rows:
+        assert row["ratio"] is not None and np.isfinite(row["ratio"]) and row["ratio"] > 0
+        assert row["met"] == (row["ratio"] >= row["target"])
+        assert "statsmodels" in row["note"] and "x" in row["note"]   # the scaling is stated

@@ -11,7 +11,7 @@ import pytest
 import statsmodels.api as sm
 
 import logreg
-from logreg import _inference
+from logreg import _inference, _margins
 from tests.test_inference import fitted_model, sm_logit, sm_mnlogit, synthetic
 from tests.tolerances import (
     DELTA_METHOD_RTOL,
@@ -146,6 +146,36 @@ def test_mnlogit_anes96_matches_statsmodels(anes96, at, method):
     assert me.feature_names == list(X.columns)
     assert_matches_margeff(me, ref)
     assert_allclose_scaled(me.cov, ref.margeff_cov, STATSMODELS_INFERENCE_RTOL, "cov")
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_moment_route_equals_the_general_route_and_statsmodels(monkeypatch, fit_intercept):
+    """Few classes, more features: dydx/eydx take the moment route (anes96 does not)."""
+    X, y = synthetic(n=700, d=3, k=3, seed=4)
+    X = np.column_stack([X, np.random.default_rng(0).standard_normal((700, 3))])
+    res = _inference.inference(fitted_model(X, y, fit_intercept=fit_intercept), reference=1)
+    Xs = sm.add_constant(X, prepend=False) if fit_intercept else X
+    peer = sm.MNLogit(relabelled(y, 1), Xs).fit(disp=0, method="newton", tol=1e-12)
+    for at in ("overall", "mean", "zero"):
+        for method in ("dydx", "eydx"):
+            assert _margins._moments_apply(3, 6, method, 0)
+            moments = res.marginal_effects(X, at=at, method=method)
+            ref = peer.get_margeff(at=at, method=method)
+            # statsmodels' columns follow its relabelled classes: 1 (as -1), 0, 2
+            order = np.argsort([1, 0, 2])
+            assert_allclose_scaled(moments.effects, np.asarray(ref.margeff).T[order],
+                                   STATSMODELS_INFERENCE_RTOL, f"{at} {method}")
+            assert_allclose_scaled(moments.bse, np.asarray(ref.margeff_se).T[order],
+                                   STATSMODELS_INFERENCE_RTOL, f"{at} {method}")
+            with monkeypatch.context() as patch:
+                patch.setattr(_margins, "_moments_apply", lambda *args: False)
+                general = res.marginal_effects(X, at=at, method=method)
+            assert_allclose_scaled(moments.effects, general.effects, INFERENCE_INVARIANCE_RTOL)
+            assert_allclose_scaled(moments.cov, general.cov, INFERENCE_INVARIANCE_RTOL)
+
+
+def relabelled(y, reference):
+    return np.where(y == reference, -1, y)
 
 
 @pytest.mark.parametrize("at", AT)

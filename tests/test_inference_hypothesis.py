@@ -15,22 +15,11 @@ import statsmodels.api as sm
 
 import logreg
 from logreg import InferenceWarning, _inference
+from tests.test_inference import anes96, spector  # noqa: F401  (fixtures)
 from tests.test_inference import _softmax, fitted_model, sm_logit, sm_mnlogit, synthetic
 from tests.tolerances import INFERENCE_INVARIANCE_RTOL, STATSMODELS_INFERENCE_RTOL
 
 RTOL = STATSMODELS_INFERENCE_RTOL
-
-
-@pytest.fixture(scope="module")
-def anes96():
-    data = sm.datasets.anes96.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
-
-
-@pytest.fixture(scope="module")
-def spector():
-    data = sm.datasets.spector.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
 
 
 def relabelled(y, reference):
@@ -353,6 +342,7 @@ def test_summary_shows_the_tests_asked_for(anes96):
     assert "each of 2 columns added on its own: smallest p = " in text
     assert "LR test" in res.summary(tests=tests[1])._repr_html_()
     assert "Wald test" not in str(res.summary())
+    assert "Wald test, age = 0" in str(clf.summary(tests=tests[:1]))
     with pytest.raises(TypeError, match="tests must hold results"):
         res.summary(tests=["age"])
     with warnings.catch_warnings():

@@ -14,6 +14,7 @@ import statsmodels.api as sm
 
 import logreg
 from logreg import _inference
+from tests.test_inference import anes96, spector  # noqa: F401  (fixtures)
 from tests.test_inference import fitted_model, synthetic
 from tests.tolerances import (
     DELTA_METHOD_RTOL,
@@ -23,18 +24,6 @@ from tests.tolerances import (
 )
 
 matplotlib.use("Agg")
-
-
-@pytest.fixture(scope="module")
-def spector():
-    data = sm.datasets.spector.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
-
-
-@pytest.fixture(scope="module")
-def anes96():
-    data = sm.datasets.anes96.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
 
 
 # --------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import statsmodels.api as sm
 
 import logreg
 from logreg import _inference, _margins
+from tests.test_inference import anes96, spector  # noqa: F401  (fixtures)
 from tests.test_inference import fitted_model, sm_logit, sm_mnlogit, synthetic
 from tests.tolerances import (
     DELTA_METHOD_RTOL,
@@ -22,18 +23,6 @@ from tests.tolerances import (
 
 AT = ["overall", "mean", "median", "zero"]
 METHODS = ["dydx", "eyex", "dyex", "eydx"]
-
-
-@pytest.fixture(scope="module")
-def anes96():
-    data = sm.datasets.anes96.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
-
-
-@pytest.fixture(scope="module")
-def spector():
-    data = sm.datasets.spector.load_pandas()
-    return data.exog.copy(), data.endog.astype(int).to_numpy()
 
 
 def with_discrete_columns(seed=3, k=4):

@@ -39,9 +39,12 @@ from ._inference import (
     _group_indices,
     _stacklevel,
     dense_rows,
+    design_rows,
     row_block_size,
+    softmax_derivative,
     training_rows,
 )
+from ._loss import softmax
 from ._validation import check_n_threads, check_X
 
 __all__ = ["TestResult", "ScoreTests", "lr_test", "score_test", "wald_test"]
@@ -395,19 +398,12 @@ class _ScorePieces:
         n = self.X.shape[0]
         for start in range(0, n, self.step):
             stop = min(start + self.step, n)
-            Xb = dense_rows(self.X, start, stop)
-            Xc = np.hstack([Xb, np.ones((stop - start, 1))]) if self.fit_intercept else Xb
-            eta = Xc @ self.B.T
-            eta -= eta.max(axis=1, keepdims=True)
-            P = np.exp(eta)
-            P /= P.sum(axis=1, keepdims=True)
+            Xc = design_rows(self.X, start, stop, self.fit_intercept)
+            P = softmax(Xc @ self.B.T)
             Y = np.zeros_like(P)
             Y[np.arange(stop - start), self.yi[start:stop]] = 1.0
             r = (Y - P)[:, self.others]
-            Po = P[:, self.others]
-            D = -Po[:, :, None] * Po[:, None, :]
-            idx = np.arange(self.k1)
-            D[:, idx, idx] += Po
+            D = softmax_derivative(P, self.others)[:, self.others]
             wb = np.ones(stop - start) if self.w is None else self.w[start:stop]
             yield slice(start, stop), Xc, r, D * wb[:, None, None], wb
 

@@ -234,14 +234,15 @@ def inference(model, reference=None, cov_type="nonrobust", *, X=None, y=None,
     )
 
 
-def summary(model, reference=None, alpha=0.05, **kwargs):
+def summary(model, reference=None, alpha=0.05, tests=(), **kwargs):
     """Printable summary table of :func:`inference`; ``kwargs`` go to it.
 
     ``str(summary(...))`` is a text table (one block per non-reference class:
     coef, std err, z, P>|z| and the ``1 - alpha`` confidence interval) with
-    the fit statistics; ``_repr_html_`` renders it in notebooks.
+    the fit statistics; ``_repr_html_`` renders it in notebooks.  ``tests``
+    (results of ``wald_test``, ``lr_test``, ``score_test``) add a line each.
     """
-    return inference(model, reference=reference, **kwargs).summary(alpha=alpha)
+    return inference(model, reference=reference, **kwargs).summary(alpha=alpha, tests=tests)
 
 
 # --------------------------------------------------------------------------
@@ -296,13 +297,8 @@ class InferenceResult:
         self.loglike_null = loglike_null
         self.n_iter = n_iter
         self.converged = converged
-        var = np.diag(cov).reshape(params.shape)
-        # A sandwich is PSD: a negative diagonal entry is rounding around zero.
-        # NaN (unidentified, already warned about) propagates through maximum.
-        self.bse = np.sqrt(np.maximum(var, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.zvalues = params / self.bse
-        self.pvalues = 2.0 * special.ndtr(-np.abs(self.zvalues))
+        self.bse, self.zvalues, self.pvalues = z_statistics(
+            params, np.diag(cov).reshape(params.shape))
 
     @property
     def class_names(self):
@@ -980,6 +976,31 @@ def training_rows(model, X, y, sample_weight, classes, nobs, caller="inference()
 def dense_rows(X, start, stop):
     """Rows ``start:stop`` of a checked ``X`` as a dense float64 block."""
     return np.asarray(X[start:stop], dtype=np.float64)
+
+
+def design_rows(X, start, stop, fit_intercept):
+    """``dense_rows`` with the trailing column of ones when the intercept is fitted."""
+    Xb = dense_rows(X, start, stop)
+    return np.hstack([Xb, np.ones((stop - start, 1))]) if fit_intercept else Xb
+
+
+def softmax_derivative(P, columns):
+    """``D[n, j, c] = dP_j / d eta_c = P_j ([j = c] - P_c)`` for every class ``j``
+    and the classes ``c`` in ``columns``."""
+    columns = np.asarray(columns, dtype=np.intp)
+    D = -P[:, :, None] * P[:, None, columns]
+    D[:, columns, np.arange(len(columns))] += P[:, columns]
+    return D
+
+
+def z_statistics(estimates, variances):
+    """Standard errors, z-values and two-sided normal p-values of ``estimates``."""
+    # A sandwich is PSD: a negative variance is rounding around zero.  NaN
+    # (unidentified, already warned about) propagates through maximum.
+    bse = np.sqrt(np.maximum(variances, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimates / bse
+    return bse, z, 2.0 * special.ndtr(-np.abs(z))
 
 
 def row_block_size(n, entries_per_row):

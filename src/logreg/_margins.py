@@ -53,7 +53,10 @@ from ._inference import (
     render_html,
     render_text,
     row_block_size,
+    softmax_derivative,
+    z_statistics,
 )
+from ._loss import softmax
 
 __all__ = ["MarginalEffects", "marginal_effects"]
 
@@ -169,7 +172,7 @@ class _Moments:
         eta = Xb @ self.B[:, :d].T
         if self.fit_intercept:
             eta += self.B[:, d]
-        P = _softmax(eta)
+        P = softmax(eta)
         PP = P[:, :, None] * P[:, None, :]
         PPP = (PP[:, :, :, None] * P[:, None, None, :]).reshape(len(P), -1)
         for M, F in ((self.M1, P), (self.M2, PP.reshape(len(P), -1)), (self.M3, PPP)):
@@ -219,7 +222,7 @@ def _block_effects(Xb, B, fit_intercept, method, dummy_cols, count_cols):
     if fit_intercept:
         eta += B[:, d]
     log_scale = method.startswith("ey")
-    P = _softmax(eta)
+    P = softmax(eta)
     G = B[None, :, :d] - (P @ B[:, :d])[:, None, :]          # (b, k, d): G[n, j, a]
     Gt = G.transpose(0, 2, 1)[:, None, :, :]                  # (b, 1, d, c): G[n, c, a]
     k = B.shape[0]
@@ -253,8 +256,8 @@ def _discrete_change(eta, xa, beta_a, up, down, log_scale, dummy):
 
     ``eta`` are the logits at the rows; moving ``x_a`` by ``t`` adds ``t beta_a``.
     """
-    P1 = _softmax(eta + np.multiply.outer(up, beta_a))
-    P0 = _softmax(eta + np.multiply.outer(down, beta_a))
+    P1 = softmax(eta + np.multiply.outer(up, beta_a))
+    P0 = softmax(eta + np.multiply.outer(down, beta_a))
     if log_scale:
         E = np.log(P1) - np.log(P0)
         eye = np.eye(len(beta_a))
@@ -273,17 +276,7 @@ def _discrete_change(eta, xa, beta_a, up, down, log_scale, dummy):
 
 
 def _dp_deta(P):
-    """``D[n, j, c] = dP_j / d eta_c = p_j ([j = c] - p_c)``."""
-    D = -P[:, :, None] * P[:, None, :]
-    idx = np.arange(P.shape[1])
-    D[:, idx, idx] += P
-    return D
-
-
-def _softmax(eta):
-    eta = eta - eta.max(axis=1, keepdims=True)
-    E = np.exp(eta)
-    return E / E.sum(axis=1, keepdims=True)
+    return softmax_derivative(P, np.arange(P.shape[1]))
 
 
 def _row_blocks(X, entries_per_row):
@@ -384,10 +377,8 @@ class MarginalEffects:
         self.cov_type = cov_type
         self.n_rows = n_rows
         self.model_name = model_name
-        self.bse = np.sqrt(np.maximum(np.diag(cov), 0.0)).reshape(effects.shape)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.zvalues = effects / self.bse
-        self.pvalues = 2.0 * special.ndtr(-np.abs(self.zvalues))
+        self.bse, self.zvalues, self.pvalues = z_statistics(
+            effects, np.diag(cov).reshape(effects.shape))
 
     def conf_int(self, alpha=0.05):
         """Wald intervals of the effects, shape ``(k, d, 2)`` (lower, upper)."""

@@ -16,7 +16,14 @@ per block.
 import numpy as np
 from scipy import special
 
-from ._inference import _check_alpha, checked_X, dense_rows, row_block_size
+from ._inference import (
+    _check_alpha,
+    checked_X,
+    design_rows,
+    row_block_size,
+    softmax_derivative,
+)
+from ._loss import softmax
 
 __all__ = ["predict_proba_ci"]
 
@@ -49,7 +56,7 @@ def predict_proba_ci(res, X, alpha=0.05):
     step = row_block_size(n, k1 * k1 * p + 2 * k)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        Xc = _design_rows(X, start, stop, res.fit_intercept)
+        Xc = design_rows(X, start, stop, res.fit_intercept)
         # quad[n, c, e] = x_n' cov_ce x_n
         quad = np.einsum("ncea,na->nce", (Xc @ cov).reshape(-1, k1, k1, p), Xc)
         eta = Xc @ B.T
@@ -58,11 +65,6 @@ def predict_proba_ci(res, X, alpha=0.05):
         else:
             out[start:stop] = _multinomial_intervals(eta, quad, others, q)
     return out
-
-
-def _design_rows(X, start, stop, fit_intercept):
-    Xb = dense_rows(X, start, stop)
-    return np.hstack([Xb, np.ones((stop - start, 1))]) if fit_intercept else Xb
 
 
 def _binary_intervals(eta, var, modelled, q):
@@ -76,12 +78,8 @@ def _binary_intervals(eta, var, modelled, q):
 
 
 def _multinomial_intervals(eta, quad, others, q):
-    eta = eta - eta.max(axis=1, keepdims=True)
-    P = np.exp(eta)
-    P /= P.sum(axis=1, keepdims=True)
-    # D[n, j, c] = dp_j / d eta_c for the non-reference classes c
-    D = -P[:, :, None] * P[:, None, others]
-    D[:, others, np.arange(len(others))] += P[:, others]
+    P = softmax(eta)
+    D = softmax_derivative(P, others)     # dp_j / d eta_c, non-reference c
     var = np.einsum("njc,nce,nje->nj", D, quad, D)
     half = q * np.sqrt(np.maximum(var, 0.0))
     return np.stack([np.clip(P - half, 0.0, 1.0), np.clip(P + half, 0.0, 1.0)], axis=-1)

@@ -236,6 +236,7 @@ def test_row_blocks_and_float32_give_the_same_effects(monkeypatch):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning:statsmodels")  # its 0/0 z
 @pytest.mark.parametrize("at", AT)
 @pytest.mark.parametrize("method", METHODS)
 def test_logit_spector_matches_statsmodels(spector, at, method):

@@ -296,7 +296,7 @@ def _evaluation_row(X, at):
         for Xb in _row_blocks(X, d):
             total += Xb.sum(axis=0)
         return (total / X.shape[0])[None, :]
-    return np.median(np.asarray(X, dtype=np.float64), axis=0)[None, :]
+    return np.median(dense_rows(X, 0, X.shape[0]), axis=0)[None, :]
 
 
 def _column_stats(X):

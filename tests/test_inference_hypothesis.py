@@ -57,6 +57,17 @@ def test_wald_features_match_statsmodels(anes96, cov_type, reference):
     assert "age = educ = 0 in every class" in got.line()
 
 
+def test_wald_synthetic_cluster_robust_matches_statsmodels():
+    X, y = synthetic(n=900, d=3, k=5, seed=27)
+    groups = np.arange(len(y)) % 45
+    res = _inference.inference(fitted_model(X, y), 2, "cluster", X=X, y=y, groups=groups)
+    ref = sm_mnlogit(X, relabelled(y, 2), cov_type="cluster", cov_kwds=dict(groups=groups))
+    got = res.wald_test(["x1", "x2"])
+    want = ref.wald_test(selection([1, 2], 4, 4), use_f=False, scalar=True)
+    np.testing.assert_allclose([got.statistic, got.pvalue], [want.statistic, want.pvalue],
+                               rtol=RTOL)
+
+
 def test_wald_r_q_matches_statsmodels(anes96):
     X, y = anes96
     res = _inference.inference(fitted_model(X, y))

@@ -190,7 +190,8 @@ def _feature_columns(res, features):
                                  f"columns ({res.feature_names}).")
             columns.append(int(item))
         else:
-            raise TypeError(f"features must be column indices or names; got {item!r}.")
+            raise TypeError(f"features must be column indices or names; got {item!r} "
+                            "(a restriction matrix R must be 2-D).")
     if len(set(columns)) != len(columns):
         raise ValueError(f"features names a column twice: {items}.")
     return np.array(columns, dtype=np.intp)

@@ -308,3 +308,25 @@ def test_bad_options_and_data_raise(spector):
         res.marginal_effects(bad)
     with pytest.raises(ValueError, match="alpha"):
         res.marginal_effects(X).conf_int(alpha=0)
+
+
+@pytest.mark.parametrize("method", ["eyex", "dydx"])     # the general and the moment route
+def test_memory_is_bounded_by_the_row_blocks_not_n(monkeypatch, method):
+    """No per-row Jacobian: the peak is a few row blocks, far below n (k d)(k p) floats."""
+    import tracemalloc
+
+    rng = np.random.default_rng(8)
+    n, d, k = 40_000, 6, 3
+    X = rng.standard_normal((n, d))
+    y = rng.integers(0, k, n)
+    res = _inference.inference(fitted_model(X[:2000], y[:2000]))
+    monkeypatch.setattr(_inference, "_BLOCK_ENTRIES", 1 << 14)      # 128 KB temporaries
+    tracemalloc.start()
+    try:
+        res.marginal_effects(X, method=method)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    full_jacobian = n * (k * d) * (k * (d + 1)) * 8          # 120 MB
+    assert peak < 4e6, peak
+    assert peak < full_jacobian / 30

@@ -50,13 +50,12 @@ from ._inference import (
     _label,
     checked_X,
     dense_rows,
-    render_html,
-    render_text,
     row_block_size,
     softmax_derivative,
     z_statistics,
 )
 from ._loss import softmax
+from ._summary_tables import render_html, render_text
 
 __all__ = ["MarginalEffects", "marginal_effects"]
 

@@ -330,3 +330,34 @@ def test_memory_is_bounded_by_the_row_blocks_not_n(monkeypatch, method):
     full_jacobian = n * (k * d) * (k * (d + 1)) * 8          # 120 MB
     assert peak < 4e6, peak
     assert peak < full_jacobian / 30
+
+
+@pytest.mark.parametrize("method", ["dydx", "eyex"])     # the moment and the general route
+@pytest.mark.parametrize("at", ["overall", "mean", "zero"])
+def test_integer_weights_equal_repeated_rows(method, at):
+    X, y = with_discrete_columns(seed=9, k=3)
+    w = np.random.default_rng(10).integers(0, 4, len(y))
+    res = _inference.inference(fitted_model(X, y, sample_weight=w))
+    weighted = res.marginal_effects(X, at=at, method=method, sample_weight=w)
+    repeated = res.marginal_effects(np.repeat(X, w, axis=0), at=at, method=method)
+    assert_allclose_scaled(weighted.effects, repeated.effects, INFERENCE_INVARIANCE_RTOL)
+    assert_allclose_scaled(weighted.cov, repeated.cov, INFERENCE_INVARIANCE_RTOL)
+    if method == "dydx":
+        d = res.marginal_effects(X, at=at if at != "zero" else "mean", dummy=True,
+                                 sample_weight=w)
+        r = res.marginal_effects(np.repeat(X, w, axis=0), at=at if at != "zero" else "mean",
+                                 dummy=True)
+        assert_allclose_scaled(d.effects, r.effects, INFERENCE_INVARIANCE_RTOL)
+
+
+def test_sample_weight_errors():
+    X, y = synthetic(n=200, d=3, k=3, seed=11)
+    res = _inference.inference(fitted_model(X, y))
+    with pytest.raises(ValueError, match="'median' does not take sample_weight"):
+        res.marginal_effects(X, at="median", sample_weight=np.ones(200))
+    with pytest.raises(ValueError, match="sample_weight has 199 entries"):
+        res.marginal_effects(X, sample_weight=np.ones(199))
+    with pytest.raises(ValueError, match="negative"):
+        res.marginal_effects(X, sample_weight=-np.ones(200))
+    with pytest.raises(ValueError, match="zero for every row"):
+        res.marginal_effects(X, sample_weight=np.zeros(200))

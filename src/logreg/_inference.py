@@ -379,7 +379,8 @@ class InferenceResult:
         return InferenceSummary(self, alpha=alpha, tests=tests)
 
     # -- beyond standard errors (logreg._margins, _hypothesis_tests, ...) ------
-    def marginal_effects(self, X, at="overall", method="dydx", dummy=False, count=False):
+    def marginal_effects(self, X, at="overall", method="dydx", dummy=False, count=False,
+                         sample_weight=None):
         """Marginal effects on every class probability, with delta-method errors.
 
         statsmodels' ``get_margeff`` definitions, for every class (the
@@ -387,7 +388,8 @@ class InferenceResult:
         """
         from ._margins import marginal_effects
 
-        return marginal_effects(self, X, at=at, method=method, dummy=dummy, count=count)
+        return marginal_effects(self, X, at=at, method=method, dummy=dummy, count=count,
+                                sample_weight=sample_weight)
 
     def wald_test(self, features=None, q=None, *, R=None):
         """Joint Wald test; see :func:`logreg._hypothesis_tests.wald_test`."""

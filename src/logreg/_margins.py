@@ -56,6 +56,7 @@ from ._inference import (
 )
 from ._loss import softmax
 from ._summary_tables import render_html, render_text
+from ._validation import check_n_threads, check_sample_weight
 
 __all__ = ["MarginalEffects", "marginal_effects"]
 
@@ -66,7 +67,8 @@ METHOD_LABELS = {"dydx": "dy/dx", "eyex": "d(lny)/d(lnx)", "dyex": "dy/d(lnx)",
                  "eydx": "d(lny)/dx"}
 
 
-def marginal_effects(res, X, at="overall", method="dydx", dummy=False, count=False):
+def marginal_effects(res, X, at="overall", method="dydx", dummy=False, count=False,
+                     sample_weight=None):
     """Marginal effects of an :class:`~logreg._inference.InferenceResult`.
 
     Parameters
@@ -82,6 +84,10 @@ def marginal_effects(res, X, at="overall", method="dydx", dummy=False, count=Fal
     dummy, count : bool
         Treat 0/1 columns as discrete changes (``dummy``), columns of
         non-negative integers as unit changes (``count``).
+    sample_weight : array-like of shape (n_samples,), optional
+        Frequency weights of the rows for ``at="overall"`` (a weighted average
+        of the row effects) and ``at="mean"`` (weighted column means): integer
+        weights give the effects of repeated rows.  Not with ``at="median"``.
 
     Returns
     -------
@@ -90,23 +96,30 @@ def marginal_effects(res, X, at="overall", method="dydx", dummy=False, count=Fal
     at, method = _check_options(at, method, dummy, count)
     X = checked_X(res.fit_info, X)
     n, d = X.shape
+    w = check_sample_weight(sample_weight, n,
+                            n_threads=check_n_threads(getattr(res.fit_info, "n_threads", None)))
+    if w is not None and at == "median":
+        raise ValueError("at='median' does not take sample_weight: use 'overall' or 'mean', or "
+                         "pass the rows repeated.")
+    if w is not None and not w.sum() > 0:
+        raise ValueError("sample_weight is zero for every row: there is nothing to average.")
     B = res.full_params()
     k = B.shape[0]
     dummy_cols, count_cols = _discrete_columns(X, dummy, count)
     if at == "overall":
-        blocks, n_rows = _row_blocks(X, k * k * d), n
+        blocks = _row_blocks(X, k * k * d, w)
     else:
-        blocks, n_rows = [_evaluation_row(X, at)], 1
+        blocks = [(_evaluation_row(X, at, w), np.ones(1))]
     if _moments_apply(k, d, method, len(dummy_cols) + len(count_cols)):
         total = _Moments(B, res.fit_intercept, method)
-        for Xb in blocks:
-            total.add(Xb)
+        for Xb, wb in blocks:
+            total.add(Xb, wb)
     else:
         total = _Totals(k, d, B.shape[1])
-        for Xb in blocks:
-            total.add(Xb, *_block_effects(Xb, B, res.fit_intercept, method, dummy_cols,
-                                          count_cols))
-    effects, jacobian = total.average(n_rows)
+        for Xb, wb in blocks:
+            total.add(Xb, wb, *_block_effects(Xb, B, res.fit_intercept, method, dummy_cols,
+                                              count_cols))
+    effects, jacobian = total.average()
     # columns of the non-reference classes: derivatives with respect to params
     J = jacobian[:, :, res.other_indices, :].reshape(k * d, -1)
     cov = J @ res.cov @ J.T
@@ -126,21 +139,27 @@ class _Totals:
         self.effects = np.zeros((k, d))
         self.XU = np.zeros((p, k * d * k))     # sum_n [x_n, 1]_b U_n[j, a, c]
         self.V = np.zeros((k, d, k))
+        self.total_weight = 0.0
 
-    def add(self, Xb, E, U, V):
-        self.effects += E.sum(axis=0)
-        self.XU[:self.d] += Xb.T @ U.reshape(len(Xb), -1)
+    def add(self, Xb, wb, E, U, V):
+        """A block's rows ``Xb`` with weights ``wb``, effects E and pieces U, V."""
+        b = len(Xb)
+        WU = U.reshape(b, -1) * wb[:, None]
+        self.effects += (wb @ E.reshape(b, -1)).reshape(self.k, self.d)
+        self.XU[:self.d] += Xb.T @ WU
         if self.p > self.d:   # the intercept's column of ones
-            self.XU[self.d] += U.reshape(len(Xb), -1).sum(axis=0)
-        self.V += V.sum(axis=0)
+            self.XU[self.d] += WU.sum(axis=0)
+        self.V += np.tensordot(wb, np.broadcast_to(V, (b, self.k, self.d, self.k)), axes=1)
+        self.total_weight += float(wb.sum())
 
-    def average(self, n_rows):
+    def average(self):
         """Mean effects ``(k, d)`` and Jacobian ``(k, d, k, p)`` (effect j, a; coef c, b)."""
         k, d, p = self.k, self.d, self.p
-        J = (self.XU / n_rows).reshape(p, k, d, k).transpose(1, 2, 3, 0).copy()
+        N = self.total_weight
+        J = (self.XU / N).reshape(p, k, d, k).transpose(1, 2, 3, 0).copy()
         a = np.arange(d)
-        J[:, a, :, a] += (self.V / n_rows).transpose(1, 0, 2)
-        return self.effects / n_rows, J
+        J[:, a, :, a] += (self.V / N).transpose(1, 0, 2)
+        return self.effects / N, J
 
 
 def _moments_apply(k, d, method, n_discrete):
@@ -166,7 +185,7 @@ class _Moments:
         self.M2 = np.zeros((p, k, k))
         self.M3 = np.zeros((p, k, k, k))
 
-    def add(self, Xb):
+    def add(self, Xb, wb):
         d = Xb.shape[1]
         eta = Xb @ self.B[:, :d].T
         if self.fit_intercept:
@@ -176,14 +195,15 @@ class _Moments:
         PPP = (PP[:, :, :, None] * P[:, None, None, :]).reshape(len(P), -1)
         for M, F in ((self.M1, P), (self.M2, PP.reshape(len(P), -1)), (self.M3, PPP)):
             flat = M.reshape(M.shape[0], -1)
-            flat[:d] += Xb.T @ F
+            WF = F * wb[:, None]
+            flat[:d] += Xb.T @ WF
             if self.fit_intercept:
-                flat[d] += F.sum(axis=0)
-        self.S1 += P.sum(axis=0)
-        self.S2 += PP.sum(axis=0)
-        self.n += len(P)
+                flat[d] += WF.sum(axis=0)
+        self.S1 += wb @ P
+        self.S2 += np.tensordot(wb, PP, axes=1)
+        self.n += float(wb.sum())
 
-    def average(self, n_rows):
+    def average(self):
         B, N = self.B, float(self.n)
         k, p = B.shape
         d = p - self.fit_intercept
@@ -278,23 +298,26 @@ def _dp_deta(P):
     return softmax_derivative(P, np.arange(P.shape[1]))
 
 
-def _row_blocks(X, entries_per_row):
+def _row_blocks(X, entries_per_row, w=None):
+    """``(rows, weights)`` blocks of a checked ``X`` (unit weights when ``w`` is None)."""
     n = X.shape[0]
     step = row_block_size(n, entries_per_row)
     for start in range(0, n, step):
-        yield dense_rows(X, start, min(start + step, n))
+        stop = min(start + step, n)
+        yield dense_rows(X, start, stop), (np.ones(stop - start) if w is None else w[start:stop])
 
 
-def _evaluation_row(X, at):
+def _evaluation_row(X, at, w=None):
     """The single row of ``at="mean"/"median"/"zero"``, shape ``(1, d)``."""
     d = X.shape[1]
     if at == "zero":
         return np.zeros((1, d))
     if at == "mean":
-        total = np.zeros(d)
-        for Xb in _row_blocks(X, d):
-            total += Xb.sum(axis=0)
-        return (total / X.shape[0])[None, :]
+        total, weight = np.zeros(d), 0.0
+        for Xb, wb in _row_blocks(X, d, w):
+            total += wb @ Xb
+            weight += float(wb.sum())
+        return (total / weight)[None, :]
     return np.median(dense_rows(X, 0, X.shape[0]), axis=0)[None, :]
 
 
@@ -303,7 +326,7 @@ def _column_stats(X):
     d = X.shape[1]
     lo, hi = np.full(d, np.inf), np.full(d, -np.inf)
     integral = np.ones(d, dtype=bool)
-    for Xb in _row_blocks(X, d):
+    for Xb, _ in _row_blocks(X, d):
         lo = np.minimum(lo, Xb.min(axis=0))
         hi = np.maximum(hi, Xb.max(axis=0))
         integral &= (Xb % 1.0 == 0).all(axis=0)

@@ -109,7 +109,7 @@ def marginal_effects(res, X, at="overall", method="dydx", dummy=False, count=Fal
     if at == "overall":
         blocks = _row_blocks(X, k * k * d, w)
     else:
-        blocks = [(_evaluation_row(X, at, w), np.ones(1))]
+        blocks = [(_evaluation_row(X, at, w), None)]
     if _moments_apply(k, d, method, len(dummy_cols) + len(count_cols)):
         total = _Moments(B, res.fit_intercept, method)
         for Xb, wb in blocks:
@@ -144,13 +144,13 @@ class _Totals:
     def add(self, Xb, wb, E, U, V):
         """A block's rows ``Xb`` with weights ``wb``, effects E and pieces U, V."""
         b = len(Xb)
-        WU = U.reshape(b, -1) * wb[:, None]
-        self.effects += (wb @ E.reshape(b, -1)).reshape(self.k, self.d)
-        self.XU[:self.d] += Xb.T @ WU
+        U = U.reshape(b, -1)
+        self.effects += _weighted_sum(E, wb)
+        self.XU[:self.d] += (Xb if wb is None else Xb * wb[:, None]).T @ U
         if self.p > self.d:   # the intercept's column of ones
-            self.XU[self.d] += WU.sum(axis=0)
-        self.V += np.tensordot(wb, np.broadcast_to(V, (b, self.k, self.d, self.k)), axes=1)
-        self.total_weight += float(wb.sum())
+            self.XU[self.d] += _weighted_sum(U, wb)
+        self.V += _weighted_sum(np.broadcast_to(V, (b, self.k, self.d, self.k)), wb)
+        self.total_weight += b if wb is None else float(wb.sum())
 
     def average(self):
         """Mean effects ``(k, d)`` and Jacobian ``(k, d, k, p)`` (effect j, a; coef c, b)."""
@@ -193,15 +193,15 @@ class _Moments:
         P = softmax(eta)
         PP = P[:, :, None] * P[:, None, :]
         PPP = (PP[:, :, :, None] * P[:, None, None, :]).reshape(len(P), -1)
+        Xw = Xb if wb is None else Xb * wb[:, None]    # weight the narrower operand
         for M, F in ((self.M1, P), (self.M2, PP.reshape(len(P), -1)), (self.M3, PPP)):
             flat = M.reshape(M.shape[0], -1)
-            WF = F * wb[:, None]
-            flat[:d] += Xb.T @ WF
+            flat[:d] += Xw.T @ F
             if self.fit_intercept:
-                flat[d] += WF.sum(axis=0)
-        self.S1 += wb @ P
-        self.S2 += np.tensordot(wb, PP, axes=1)
-        self.n += float(wb.sum())
+                flat[d] += _weighted_sum(F, wb)
+        self.S1 += _weighted_sum(P, wb)
+        self.S2 += _weighted_sum(PP, wb)
+        self.n += len(P) if wb is None else float(wb.sum())
 
     def average(self):
         B, N = self.B, float(self.n)
@@ -299,12 +299,17 @@ def _dp_deta(P):
 
 
 def _row_blocks(X, entries_per_row, w=None):
-    """``(rows, weights)`` blocks of a checked ``X`` (unit weights when ``w`` is None)."""
+    """``(rows, weights)`` blocks of a checked ``X`` (weights None: all one)."""
     n = X.shape[0]
     step = row_block_size(n, entries_per_row)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        yield dense_rows(X, start, stop), (np.ones(stop - start) if w is None else w[start:stop])
+        yield dense_rows(X, start, stop), (None if w is None else w[start:stop])
+
+
+def _weighted_sum(A, w):
+    """``sum_n w_n A[n]`` (plain sum when ``w`` is None)."""
+    return A.sum(axis=0) if w is None else np.tensordot(w, A, axes=1)
 
 
 def _evaluation_row(X, at, w=None):
@@ -315,8 +320,8 @@ def _evaluation_row(X, at, w=None):
     if at == "mean":
         total, weight = np.zeros(d), 0.0
         for Xb, wb in _row_blocks(X, d, w):
-            total += wb @ Xb
-            weight += float(wb.sum())
+            total += _weighted_sum(Xb, wb)
+            weight += len(Xb) if wb is None else float(wb.sum())
         return (total / weight)[None, :]
     return np.median(dense_rows(X, 0, X.shape[0]), axis=0)[None, :]
 

@@ -223,10 +223,17 @@ def test_score_multinomial_matches_statsmodels(anes96, reference):
     assert each.names == ["educ", "income"] and each.df == 6
 
 
-def oracle_score_test(X, yi, Z, res, w=None, cov_type="nonrobust", groups=None):
-    """The full model's scores and information, densely (test oracle only)."""
+def oracle_score_test(X, yi, Z, res, w=None, cov_type="nonrobust", groups=None, w_meat=None,
+                      nobs=None):
+    """The full model's scores and information, densely (test oracle only).
+
+    ``w`` weights the scores and the information, ``w_meat`` (default ``w``)
+    the meat of a sandwich: they differ for class weights (``w c`` and ``w c^2``);
+    ``nobs`` (default ``sum(w)``) is the N of the small-sample factors.
+    """
     n = len(yi)
     w = np.ones(n) if w is None else w
+    w_meat = w if w_meat is None else w_meat
     Xe = np.column_stack([X, np.ones(n), Z])
     B = res.full_params()
     Be = np.hstack([B, np.zeros((B.shape[0], Z.shape[1]))])
@@ -244,12 +251,12 @@ def oracle_score_test(X, yi, Z, res, w=None, cov_type="nonrobust", groups=None):
     if cov_type == "nonrobust":
         return float(s @ Ainv @ s)
     if groups is None:
-        meat = np.einsum("n,ni,nj->ij", w, S, S)
+        meat = np.einsum("n,ni,nj->ij", w_meat, S, S)
     else:
         U = np.array([(w[groups == g, None] * S[groups == g]).sum(axis=0)
                       for g in np.unique(groups)])
         meat = U.T @ U
-    N, K = w.sum(), res.params.size
+    N, K = (w.sum() if nobs is None else nobs), res.params.size
     factor = {"HC0": 1.0, "HC1": N / (N - K)}.get(cov_type)
     if cov_type == "cluster":
         G = len(np.unique(groups))
@@ -280,6 +287,19 @@ def test_score_robust_weighted_matches_the_oracle(cov_type):
                  for j in range(3)]
     np.testing.assert_allclose(each.statistic, want_each, rtol=1e-8)
     assert each.cov_type == cov_type
+
+
+def test_score_with_class_weights_through_the_estimator_matches_the_oracle():
+    X, y = synthetic(n=500, d=3, k=3, seed=28)
+    Z = np.random.default_rng(29).standard_normal((500, 2))
+    cw = {0: 2.0, 1: 0.5, 2: 1.0}
+    clf = logreg.LogisticRegression(penalty=None, tol=1e-10, class_weight=cw).fit(X, y)
+    c = np.array([cw[v] for v in y])
+    res = clf.inference(cov_type="HC1", X=X, y=y)
+    got = res.score_test(Z, X=X, y=y)
+    # HC1's N counts observations (500), not the class-weighted total
+    want = oracle_score_test(X, y, Z, res, w=c, cov_type="HC1", w_meat=c * c, nobs=500)
+    np.testing.assert_allclose(got.statistic, want, rtol=1e-7)
 
 
 def test_score_per_column_equals_single_column_joint_tests_and_row_blocks(monkeypatch):

@@ -390,7 +390,7 @@ def test_inference_state_holds_the_hessian_at_the_final_coefficients(k):
     clf = logreg.LogisticRegression(penalty=None).fit(X, y, w)
     state = clf._inference_state_
     assert set(state) == {"hessian", "loglike", "loglike_null", "nobs", "n_iter",
-                          "converged", "fit_intercept"}
+                          "converged", "fit_intercept", "data_fingerprint"}
     coef = full_coef(clf)
     binary = k == 2
     lgh = _loss.binary_loss_gradient_hessian if binary else _loss.loss_gradient_hessian

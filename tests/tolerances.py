@@ -115,3 +115,13 @@ PRECONDITIONER_CURVATURE_RTOL = 1e-12
 # kernel's per-call buffers and the NumPy temporaries of one row chunk (the
 # test makes chunks small).
 PRECONDITIONER_PEAK_SLACK_BYTES = 2**20
+
+# ---- inference beyond standard errors: marginal effects, tests, intervals ----
+# statsmodels' get_margeff / wald_test / score_test / GLM get_prediction (it
+# differentiates by complex step, exact to rounding): the issue's 1e-6 bar.
+STATSMODELS_INFERENCE_RTOL = 1e-6
+# against the tests' own complex-step delta method, same coefficients: rounding only
+DELTA_METHOD_RTOL = 1e-9
+# the same quantity two ways in logreg (row blocks, reference class, joint vs one
+# column): summation order only
+INFERENCE_INVARIANCE_RTOL = 1e-9

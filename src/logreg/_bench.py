@@ -298,6 +298,11 @@ def row_fit_wide(run):
     return [_fit_l2_row(run, *FIT_TARGETS[1])]
 
 
+def row_inference(run):
+    """Marginal effects and score tests against statsmodels (``inference_table``)."""
+    return inference_table(repeats=min(run.repeats, 3))
+
+
 def row_fit_mnlogit(run):
     """Unpenalized fit against statsmodels' MNLogit."""
     return [_mnlogit_row(run)]
@@ -314,6 +319,7 @@ ROWS = [
     ("fit (1e5, 20, 5)", row_fit_small, True),
     ("fit (5e4, 100, 10)", row_fit_wide, False),
     ("fit vs MNLogit", row_fit_mnlogit, False),
+    ("inference vs statsmodels", row_inference, False),
 ]
 
 
@@ -559,6 +565,121 @@ def fit_table(*, repeats=2):
     run = BenchRun(repeats=repeats)
     rows = [_fit_l2_row(run, shape, target, repeats) for shape, target in FIT_TARGETS]
     return rows + [_mnlogit_row(run, repeats)]
+
+
+# ------------------------------------------------------ inference beyond bse
+
+# (shape, target): marginal effects against statsmodels' get_margeff (at="overall",
+# dydx), and single-column score tests against statsmodels refits + LR tests
+MARGINS_TARGET = ((100_000, 20, 5), 20.0)
+SCORE_TESTS_TARGET = ((20_000, 10, 3), 1000, 50.0)
+# statsmodels' get_margeff holds n x (k p) x ((k-1) p) complex Jacobians (14 GB at
+# (1e5, 20, 5)): it is timed on this many rows and scaled linearly in n
+MARGINS_PEER_ROWS = 5_000
+# statsmodels refits + LR tests are timed on this many of the candidate columns
+SCORE_PEER_COLUMNS = 10
+
+
+def _median_interleaved(funcs, repeats):
+    """Median and (min, max) wall time of each callable, rounds interleaved."""
+    times = [[] for _ in funcs]
+    for _ in range(repeats):
+        for i, f in enumerate(funcs):
+            t = time.perf_counter()
+            f()
+            times[i].append(time.perf_counter() - t)
+    return [(float(np.median(t)), min(t), max(t)) for t in times]
+
+
+def _spread(t, scale=1.0):
+    median, lo, hi = (v * scale for v in t)
+    return f"{median:.3g} s ({lo:.3g}-{hi:.3g})"
+
+
+def inference_table(*, repeats=3, shapes=None):
+    """Marginal effects and score tests against statsmodels, same run, interleaved.
+
+    Each side's median over ``repeats`` interleaved rounds, with its range; the
+    statsmodels side is timed on a part of the work (rows of ``X`` for
+    ``get_margeff``, candidate columns for the refits) and scaled linearly,
+    which the note says.  Returns row dicts like ``kernel_table``;
+    ``shapes`` overrides ``((n, d, k), (n, d, k, m))`` for smoke runs.
+    """
+    import warnings
+
+    from ._model import LogisticRegression
+
+    from scipy import special
+
+    (shape_me, target_me), (shape_st, m, target_st) = MARGINS_TARGET, SCORE_TESTS_TARGET
+    if shapes is not None:
+        shape_me, (*shape_st, m) = shapes
+        shape_st = tuple(shape_st)
+    rows = []
+    try:
+        import statsmodels.api as sm
+    except ImportError:
+        sm = None
+
+    n, d, k = shape_me
+    X, y = _fit_data(n, d, k, seed=2)
+    res = LogisticRegression(penalty=None).fit(X, y).inference()
+    what = "Marginal effects (overall, dy/dx, delta-method bse) vs statsmodels get_margeff"
+    if sm is None:
+        (t_ours,) = _median_interleaved([lambda: res.marginal_effects(X)], repeats)
+        rows.append(_row(what, shape_me, _spread(t_ours), "statsmodels not installed", None,
+                         target_me))
+    else:
+        sub = min(MARGINS_PEER_ROWS, n)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            peer = sm.MNLogit(y[:sub], sm.add_constant(X[:sub], prepend=False)).fit(
+                disp=0, method="newton", tol=1e-10)
+        t_ours, t_sm = _median_interleaved(
+            [lambda: res.marginal_effects(X), lambda: peer.get_margeff()], repeats)
+        scale = n / sub
+        rows.append(_row(what, shape_me, _spread(t_ours), _spread(t_sm, scale),
+                         t_sm[0] * scale / t_ours[0], target_me,
+                         f"statsmodels on {sub} of {n} rows, times x{scale:g} (its Jacobian "
+                         "would need ~14 GB at full n)"))
+
+    n, d, k = shape_st
+    X, y = _fit_data(n, d, k, seed=3)
+    Z = np.random.default_rng(4).standard_normal((n, m))
+    res = LogisticRegression(penalty=None).fit(X, y).inference()
+    what = f"{m} single-column score tests vs statsmodels MNLogit refits + LR tests"
+
+    def ours():
+        return res.score_test(Z, X=X, y=y, joint=False)
+
+    if sm is None:
+        (t_ours,) = _median_interleaved([ours], repeats)
+        rows.append(_row(what, shape_st, _spread(t_ours), "statsmodels not installed", None,
+                         target_st))
+        return rows
+    Xc = sm.add_constant(X, prepend=False)
+    cols = min(SCORE_PEER_COLUMNS, m)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        llf0 = sm.MNLogit(y, Xc).fit(disp=0, method="newton", tol=1e-8).llf  # once, as ours
+
+    def refits():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for j in range(cols):
+                llf1 = sm.MNLogit(y, np.column_stack([Xc, Z[:, j]])).fit(
+                    disp=0, method="newton", tol=1e-8).llf
+                special.chdtrc(k - 1, 2 * (llf1 - llf0))
+
+    t_ours, t_sm = _median_interleaved([ours, refits], repeats)
+    scale = m / cols
+    rows.append(_row(what, shape_st, _spread(t_ours), _spread(t_sm, scale),
+                     t_sm[0] * scale / t_ours[0], target_st,
+                     f"statsmodels: {cols} of {m} refits timed, x{scale:g}"))
+    return rows
+
+
 
 
 def _parser():

@@ -61,7 +61,6 @@ blocks: each block's scores form a ``(b, K)`` matrix whose Gram matrix is one
 SYRK (cluster sums are a scatter-add of the block's rows), so no Python loop
 runs over samples and memory stays bounded.
 """
-import html
 import math
 import numbers
 import os
@@ -73,6 +72,7 @@ from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
 from scipy.linalg import lapack
 
 from ._exceptions import NotFittedError, sklearn_compatible
+from ._summary_tables import render_html, render_text
 from ._validation import check_n_threads, check_sample_weight, check_X
 
 __all__ = [
@@ -229,17 +229,20 @@ def inference(model, reference=None, cov_type="nonrobust", *, X=None, y=None,
         loglike_null=float(state["loglike_null"]),
         n_iter=state.get("n_iter", getattr(model, "n_iter_", None)),
         converged=bool(state.get("converged", True)),
+        fit_info=FitInfo(model, state),
+        information_inverse=H_inv,
     )
 
 
-def summary(model, reference=None, alpha=0.05, **kwargs):
+def summary(model, reference=None, alpha=0.05, tests=(), **kwargs):
     """Printable summary table of :func:`inference`; ``kwargs`` go to it.
 
     ``str(summary(...))`` is a text table (one block per non-reference class:
     coef, std err, z, P>|z| and the ``1 - alpha`` confidence interval) with
-    the fit statistics; ``_repr_html_`` renders it in notebooks.
+    the fit statistics; ``_repr_html_`` renders it in notebooks.  ``tests``
+    (results of ``wald_test``, ``lr_test``, ``score_test``) add a line each.
     """
-    return inference(model, reference=reference, **kwargs).summary(alpha=alpha)
+    return inference(model, reference=reference, **kwargs).summary(alpha=alpha, tests=tests)
 
 
 # --------------------------------------------------------------------------
@@ -275,7 +278,12 @@ class InferenceResult:
 
     def __init__(self, *, params, cov, cov_type, classes, reference, all_classes,
                  feature_names, fit_intercept, nobs, loglike, loglike_null, n_iter,
-                 converged):
+                 converged, fit_info=None, information_inverse=None):
+        self.fit_info = fit_info
+        # H^-1 whatever cov_type is: score tests need the information itself
+        if information_inverse is None and cov_type == "nonrobust":
+            information_inverse = cov
+        self.information_inverse = information_inverse
         self.params = params
         self.cov = cov
         self.cov_type = cov_type
@@ -289,13 +297,8 @@ class InferenceResult:
         self.loglike_null = loglike_null
         self.n_iter = n_iter
         self.converged = converged
-        var = np.diag(cov).reshape(params.shape)
-        # A sandwich is PSD: a negative diagonal entry is rounding around zero.
-        # NaN (unidentified, already warned about) propagates through maximum.
-        self.bse = np.sqrt(np.maximum(var, 0.0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            self.zvalues = params / self.bse
-        self.pvalues = 2.0 * special.ndtr(-np.abs(self.zvalues))
+        self.bse, self.zvalues, self.pvalues = z_statistics(
+            params, np.diag(cov).reshape(params.shape))
 
     @property
     def class_names(self):
@@ -359,20 +362,79 @@ class InferenceResult:
         half = q * self.bse
         return np.stack([self.params - half, self.params + half], axis=-1)
 
-    def summary(self, alpha=0.05):
-        """A statsmodels-like table of these numbers.
+    @property
+    def reference_index(self):
+        """Position of the reference class in ``all_classes``."""
+        return _reference_index(self.all_classes, self.reference)
 
-        Parameters
-        ----------
-        alpha : float, default=0.05
-            Confidence intervals at level ``1 - alpha``.
+    @property
+    def other_indices(self):
+        """Positions in ``all_classes`` of the rows of ``params``."""
+        ref = self.reference_index
+        return np.array([c for c in range(len(self.all_classes)) if c != ref], dtype=np.intp)
 
-        Returns
-        -------
-        InferenceSummary
-            Prints as text; ``as_html()`` gives an HTML table.
+    def full_params(self):
+        """``(k, p)`` coefficients of every class, the reference row zero.
+
+        Softmax probabilities do not change when one vector is added to every
+        row, so these give the fitted probabilities; derivatives with respect
+        to the rows of ``params`` are those with respect to the non-reference rows.
         """
-        return InferenceSummary(self, alpha=alpha)
+        B = np.zeros((len(self.all_classes), self.params.shape[1]))
+        B[self.other_indices] = self.params
+        return B
+
+    def summary(self, alpha=0.05, tests=()):
+        """Summary table; ``tests`` (results of ``wald_test``, ``lr_test``,
+        ``score_test``) add one line each under the table."""
+        return InferenceSummary(self, alpha=alpha, tests=tests)
+
+    # -- beyond standard errors (logreg._margins, _hypothesis_tests, ...) ------
+    def marginal_effects(self, X, at="overall", method="dydx", dummy=False, count=False,
+                         sample_weight=None):
+        """Marginal effects on every class probability, with delta-method errors.
+
+        statsmodels' ``get_margeff`` definitions, for every class (the
+        reference included).  See :func:`logreg._margins.marginal_effects`.
+        """
+        from ._margins import marginal_effects
+
+        return marginal_effects(self, X, at=at, method=method, dummy=dummy, count=count,
+                                sample_weight=sample_weight)
+
+    def wald_test(self, features=None, q=None, *, R=None):
+        """Joint Wald test; see :func:`logreg._hypothesis_tests.wald_test`."""
+        from ._hypothesis_tests import wald_test
+
+        return wald_test(self, features, q=q, R=R)
+
+    def lr_test(self, restricted):
+        """Likelihood-ratio test against a nested fit; see
+        :func:`logreg._hypothesis_tests.lr_test`."""
+        from ._hypothesis_tests import lr_test
+
+        return lr_test(self, restricted)
+
+    def score_test(self, X_extra, *, X, y, sample_weight=None, groups=None, joint=True):
+        """Lagrange-multiplier test for adding columns; see
+        :func:`logreg._hypothesis_tests.score_test`."""
+        from ._hypothesis_tests import score_test
+
+        return score_test(self, X_extra, X=X, y=y, sample_weight=sample_weight,
+                          groups=groups, joint=joint)
+
+    def predict_proba_ci(self, X, alpha=0.05):
+        """Confidence intervals of the predicted probabilities, ``(n, k, 2)``; see
+        :func:`logreg._prediction_intervals.predict_proba_ci`."""
+        from ._prediction_intervals import predict_proba_ci
+
+        return predict_proba_ci(self, X, alpha=alpha)
+
+    def plot(self, alpha=0.05, *, include_intercept=False, ax=None):
+        """Forest plot of the coefficients; see :func:`logreg._plotting.plot_coefficients`."""
+        from ._plotting import plot_coefficients
+
+        return plot_coefficients(self, alpha=alpha, include_intercept=include_intercept, ax=ax)
 
     def to_frame(self, alpha=0.05):
         """The numbers as a pandas DataFrame indexed by (class, feature) (needs pandas).
@@ -419,9 +481,10 @@ class InferenceResult:
 class InferenceSummary:
     """Text and HTML tables of an :class:`InferenceResult`."""
 
-    def __init__(self, result, alpha=0.05):
+    def __init__(self, result, alpha=0.05, tests=()):
         self.result = result
         self.alpha = _check_alpha(alpha)
+        self.tests = _check_tests(tests)
 
     def _info(self):
         r = self.result
@@ -484,72 +547,22 @@ class InferenceSummary:
             notes.append("The fit did not converge: the numbers above may be unreliable.")
         if r.cov_type != "nonrobust":
             notes.append(f"Standard errors are robust ({r.cov_type}).")
+        notes.extend(test.line() for test in self.tests)
         return notes
+
+    def _title(self):
+        return "Logistic Regression Results" if len(self.result.all_classes) == 2 \
+            else "Multinomial Logistic Regression Results"
 
     def as_text(self):
         left, right = self._info()
-        blocks = self._rows()
-        headers = self._headers()
-        name_w = max([len(h) for h, _ in blocks] + [len(row[0]) for _, rows in blocks for row in rows])
-        col_w = [max([len(h)] + [len(row[j + 1]) for _, rows in blocks for row in rows])
-                 for j, h in enumerate(headers)]
-        table_w = name_w + sum(w + 2 for w in col_w)
-        lw = max(len(a) + len(b) for a, b in left) + 2
-        rw = max(len(a) + len(b) for a, b in right) + 2
-        width = max(table_w, lw + rw + 4)
-        # the left column never runs into the right one, however long its values
-        half = min(max(width // 2, lw + 2), width - rw - 2)
-        out = []
-        title = "Logistic Regression Results" if len(self.result.all_classes) == 2 \
-            else "Multinomial Logistic Regression Results"
-        out.append(title.center(width).rstrip())
-        out.append("=" * width)
-        for (a, b), (c, d) in zip(left, right):
-            lcell = a + b.rjust(half - 2 - len(a)) if a else ""
-            rcell = c + d.rjust(width - half - len(c)) if c else ""
-            out.append((lcell.ljust(half) + rcell).rstrip())
-        out.append("=" * width)
-        for head, rows in blocks:
-            line = head.ljust(name_w) + "".join(h.rjust(w + 2) for h, w in zip(headers, col_w))
-            out.append(line)
-            out.append("-" * width)
-            for row in rows:
-                out.append(row[0].ljust(name_w)
-                           + "".join(c.rjust(w + 2) for c, w in zip(row[1:], col_w)))
-            out.append("=" * width)
-        for note in self._notes():
-            out.append(note)
-        return "\n".join(out)
+        return render_text(self._title(), left, right, self._headers(), self._rows(),
+                           self._notes())
 
     def as_html(self):
-        esc = html.escape
         left, right = self._info()
-        parts = ['<div class="logreg-summary">']
-        title = "Logistic Regression Results" if len(self.result.all_classes) == 2 \
-            else "Multinomial Logistic Regression Results"
-        parts.append(f"<table><caption>{esc(title)}</caption>")
-        for (a, b), (c, d) in zip(left, right):
-            parts.append(
-                f"<tr><th>{esc(a)}</th><td>{esc(b)}</td><th>{esc(c)}</th><td>{esc(d)}</td></tr>"
-            )
-        parts.append("</table>")
-        headers = self._headers()
-        parts.append("<table>")
-        for head, rows in self._rows():
-            parts.append(
-                "<tr><th>" + esc(head) + "</th>"
-                + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"
-            )
-            for row in rows:
-                parts.append(
-                    "<tr><th>" + esc(row[0]) + "</th>"
-                    + "".join(f"<td>{esc(c)}</td>" for c in row[1:]) + "</tr>"
-                )
-        parts.append("</table>")
-        for note in self._notes():
-            parts.append(f"<p>{esc(note)}</p>")
-        parts.append("</div>")
-        return "\n".join(parts)
+        return render_html(self._title(), left, right, self._headers(), self._rows(),
+                           self._notes())
 
     def __str__(self):
         return self.as_text()
@@ -628,6 +641,17 @@ def _check_robust_arguments(cov_type, X, y, groups):
         raise ValueError("cov_type='cluster' needs groups=... (one cluster label per sample).")
     if cov_type != "cluster" and groups is not None:
         raise ValueError(f"groups is only used with cov_type='cluster', not {cov_type!r}.")
+
+
+def _check_tests(tests):
+    tests = [tests] if hasattr(tests, "line") else list(tests)
+    for test in tests:
+        if not callable(getattr(test, "line", None)):
+            raise TypeError(
+                "tests must hold results of wald_test, lr_test or score_test; got "
+                f"{type(test).__name__}."
+            )
+    return tests
 
 
 def _check_alpha(alpha):
@@ -844,6 +868,126 @@ def _likely_cause(H_full, k, p, faint, class_names, feature_names):
 
 
 # --------------------------------------------------------------------------
+# Data passes after the fit: every inference computation that reads X, y
+# again (robust covariances, marginal effects, score tests, probability
+# intervals) goes through these functions.
+# --------------------------------------------------------------------------
+
+
+class FitInfo:
+    """What later data passes need from the fitted model.
+
+    A snapshot rather than the model itself (the model may be refitted while a
+    result is alive); its attribute names are the model's, so every function
+    that takes ``model`` here accepts a ``FitInfo`` too.
+    """
+
+    def __init__(self, model, state):
+        self.n_features_in_ = int(model.n_features_in_)
+        self.feature_names_in_ = getattr(model, "feature_names_in_", None)
+        self.n_threads = getattr(model, "n_threads", None)
+        self.class_weight = getattr(model, "class_weight", None)
+        self.data_fingerprint = state.get("data_fingerprint")
+
+
+def checked_X(model, X, name="X"):
+    """``X`` validated for a data pass of ``model``: values, columns, feature count."""
+    fitted_names = getattr(model, "feature_names_in_", None)
+    columns = getattr(X, "columns", None)
+    if fitted_names is not None and columns is not None and (
+            len(columns) != len(fitted_names)
+            or any(str(a) != str(b) for a, b in zip(columns, fitted_names))):
+        raise ValueError(
+            f"{name} has columns {[str(c) for c in columns]} but the model was fitted "
+            f"with {[str(c) for c in fitted_names]}: pass data with the fitted columns."
+        )
+    X = check_X(X, name=name, n_threads=check_n_threads(getattr(model, "n_threads", None)))
+    if X.shape[1] != int(model.n_features_in_):
+        raise ValueError(
+            f"{name} has {X.shape[1]} features but the model was fitted with "
+            f"{model.n_features_in_} features."
+        )
+    return X
+
+
+def training_rows(model, X, y, sample_weight, classes, nobs, caller="inference()"):
+    """The training data again, checked: ``(X, yi, w, w_score, w_meat)``.
+
+    ``yi`` are class indices, ``w`` the sample weights (None: all one).
+    class_weight (importance weights) multiplies each row's score: the
+    estimating equation is ``sum_n w_n c_n s_n = 0``, so ``w_score = w c``
+    and the meat of a sandwich carries ``w_meat = w c^2``, while sample
+    weights (frequencies) enter once.  The total score weight must be the
+    fit's ``nobs``.
+    """
+    X = checked_X(model, X)
+    n = X.shape[0]
+    yi = _class_indices(y, classes, n)
+    w = check_sample_weight(sample_weight, n,
+                            n_threads=check_n_threads(getattr(model, "n_threads", None)))
+    cw = _class_weights(model, classes, yi, w)
+    w_score = w if cw is None else (cw if w is None else w * cw)
+    w_meat = w if cw is None else (cw * cw if w is None else w * cw * cw)
+    total = float(n) if w_score is None else float(w_score.sum())
+    if not math.isclose(total, nobs, rel_tol=1e-9, abs_tol=1e-9):
+        raise ValueError(
+            f"the data passed to {caller} have total weight {total:g}, but the fit had "
+            f"{nobs:g}: pass the same X, y and sample_weight as to fit()."
+        )
+    return X, yi, w, w_score, w_meat
+
+
+def dense_rows(X, start, stop):
+    """Rows ``start:stop`` of a checked ``X`` as a dense float64 block."""
+    return np.asarray(X[start:stop], dtype=np.float64)
+
+
+def design_rows(X, start, stop, fit_intercept):
+    """``dense_rows`` with the trailing column of ones when the intercept is fitted."""
+    Xb = dense_rows(X, start, stop)
+    return np.hstack([Xb, np.ones((stop - start, 1))]) if fit_intercept else Xb
+
+
+def softmax_derivative(P, columns):
+    """``D[n, j, c] = dP_j / d eta_c = P_j ([j = c] - P_c)`` for every class ``j``
+    and the classes ``c`` in ``columns``."""
+    columns = np.asarray(columns, dtype=np.intp)
+    D = -P[:, :, None] * P[:, None, columns]
+    D[:, columns, np.arange(len(columns))] += P[:, columns]
+    return D
+
+
+def z_statistics(estimates, variances):
+    """Standard errors, z-values and two-sided normal p-values of ``estimates``."""
+    # A sandwich is PSD: a negative variance is rounding around zero.  NaN
+    # (unidentified, already warned about) propagates through maximum.
+    bse = np.sqrt(np.maximum(variances, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = estimates / bse
+    return bse, z, 2.0 * special.ndtr(-np.abs(z))
+
+
+def row_block_size(n, entries_per_row):
+    """Rows per block so that a block's temporaries hold about ``_BLOCK_ENTRIES`` floats."""
+    return max(64, min(n, _BLOCK_ENTRIES // max(int(entries_per_row), 1)))
+
+
+def data_fingerprint(codes, w):
+    """Two numbers that change when the labels, the weights or their order change.
+
+    Stored by ``fit`` so that a likelihood-ratio test can check that two fits
+    saw the same ``y`` and ``sample_weight`` (X differs between nested fits).
+    O(n), a few milliseconds at a million rows.
+    """
+    codes = np.asarray(codes, dtype=np.float64)
+    n = codes.shape[0]
+    position = np.arange(1, n + 1, dtype=np.float64) / max(n, 1)
+    weighted = position if w is None else position * w
+    return (float(weighted @ codes), float(weighted @ (codes * codes + 1.0)))
+
+
+
+# --------------------------------------------------------------------------
 # Helpers: robust (sandwich) covariances
 # --------------------------------------------------------------------------
 
@@ -904,37 +1048,8 @@ def _group_indices(groups, n):
 
 def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n_params, *,
                        X, y, sample_weight, groups, classes):
-    fitted_names = getattr(model, "feature_names_in_", None)
-    columns = getattr(X, "columns", None)
-    if fitted_names is not None and columns is not None and (
-            len(columns) != len(fitted_names)
-            or any(str(a) != str(b) for a, b in zip(columns, fitted_names))):
-        raise ValueError(
-            f"X has columns {[str(c) for c in columns]} but the model was fitted with "
-            f"{[str(c) for c in fitted_names]}: pass the training data."
-        )
-    n_threads = check_n_threads(getattr(model, "n_threads", None))
-    X = check_X(X, n_threads=n_threads)
-    n, d = X.shape
-    if d != int(model.n_features_in_):
-        raise ValueError(
-            f"X has {d} features but the model was fitted with {model.n_features_in_} "
-            "features."
-        )
-    yi = _class_indices(y, classes, n)
-    w = check_sample_weight(sample_weight, n, n_threads=n_threads)
-    # class_weight (importance weights) multiplies each row's score: the estimating
-    # equation is sum_n w_n c_n s_n = 0, so the meat carries c_n^2 while sample
-    # weights (frequencies) enter once; N counts observations, sum(w).
-    cw = _class_weights(model, classes, yi, w)
-    w_score = w if cw is None else (cw if w is None else w * cw)
-    w_meat = w if cw is None else (cw * cw if w is None else w * cw * cw)
-    total = float(n) if w_score is None else float(w_score.sum())
-    if not math.isclose(total, nobs, rel_tol=1e-9, abs_tol=1e-9):
-        raise ValueError(
-            f"the data passed to inference() have total weight {total:g}, but the fit had "
-            f"{nobs:g}: pass the same X, y and sample_weight as to fit()."
-        )
+    X, yi, w, w_score, w_meat = training_rows(model, X, y, sample_weight, classes, nobs)
+    n = X.shape[0]
     nobs = float(n) if w is None else float(w.sum())
     gi = _group_indices(groups, n) if cov_type == "cluster" else None
 
@@ -988,7 +1103,7 @@ def _score_products(X, yi, w_score, w_meat, gi, B, others, fit_intercept):
     K = k1 * p
     coef_t = np.ascontiguousarray(B[:, :d].T)
     intercept = B[:, d] if fit_intercept else None
-    b = max(64, min(n, _BLOCK_ENTRIES // max(K, 1)))
+    b = row_block_size(n, K)
     meat = np.zeros((K, K))
     grad = np.zeros(K)
     if gi is not None:
@@ -998,7 +1113,7 @@ def _score_products(X, yi, w_score, w_meat, gi, B, others, fit_intercept):
     rows = np.arange(b)
     for start in range(0, n, b):
         stop = min(start + b, n)
-        Xb = X[start:stop]
+        Xb = dense_rows(X, start, stop)
         m = stop - start
         eta = Xb @ coef_t
         if intercept is not None:

@@ -438,9 +438,12 @@ class LogisticRegression:
         present = counts > 0
         with np.errstate(over="ignore", invalid="ignore"):   # weights summing past 1e308
             loglike_null = float(np.sum(counts[present] * np.log(counts[present] / total)))
+        from ._inference import data_fingerprint  # lets lr_test check y and weights
+
         return dict(hessian=hessian, loglike=-float(data_loss), loglike_null=loglike_null,
                     nobs=float(total), n_iter=int(n_iter), converged=bool(converged),
-                    fit_intercept=bool(self.fit_intercept))
+                    fit_intercept=bool(self.fit_intercept),
+                    data_fingerprint=None if codes is None else data_fingerprint(codes, w))
 
     # -- predict ----------------------------------------------------------------
     def _validated_X(self, X):

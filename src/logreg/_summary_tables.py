@@ -20,7 +20,8 @@ def render_text(title, left, right, headers, blocks, notes):
     lw = max(len(a) + len(b) for a, b in left) + 2
     rw = max(len(a) + len(b) for a, b in right) + 2
     width = max(table_w, lw + rw + 4)
-    half = width // 2
+    # the left column never runs into the right one, however long its values
+    half = min(max(width // 2, lw + 2), width - rw - 2)
     out = [title.center(width).rstrip(), "=" * width]
     for (a, b), (c, d) in zip(left, right):
         lcell = a + b.rjust(half - 2 - len(a)) if a else ""

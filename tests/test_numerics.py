@@ -288,6 +288,20 @@ def test_strict_separation_is_detected_without_the_step_heuristic(k, monkeypatch
     assert clf._inference_state_["converged"] is False
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_dask_fits_detect_strict_separation_without_the_step_heuristic(weighted, monkeypatch):
+    dask = pytest.importorskip("dask")
+    import dask.array as da
+
+    monkeypatch.setattr(_newton, "SEPARATION_STEP_RATIO", np.inf)    # never fires
+    X, y = separable(3)
+    w = np.random.default_rng(2).uniform(0.5, 2.0, len(y)) if weighted else None
+    wd = None if w is None else da.from_array(w, chunks=50)
+    with dask.config.set(scheduler="sync"), pytest.warns(logreg.PerfectSeparationWarning):
+        logreg.LogisticRegression(penalty=None).fit(da.from_array(X, chunks=(50, 3)),
+                                                    da.from_array(y, chunks=50), wd)
+
+
 @pytest.mark.parametrize("k", [2, 3])
 def test_separation_is_reported_when_max_iter_ends_the_fit(k):
     X, y = separable(k)

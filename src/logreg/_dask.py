@@ -567,6 +567,17 @@ class DaskNewtonOracle:
         if not len(self._X) == len(self._y) == len(self._w):
             raise ValueError("X, y and sample_weight must have the same row blocks.")
 
+    @property
+    def min_positive_weight(self):
+        """The smallest positive sample weight (1.0 for unit weights): the solver's
+        certificate of strict separation, asked for at the end of unpenalized fits.
+        A reduction over the weights alone, not counted in ``n_passes`` (passes over X)."""
+        w = self.data.sample_weight
+        if w is None:
+            return 1.0
+        (smallest,) = dask.compute(da.where(w > 0, w, np.inf).min(), scheduler=self.scheduler)
+        return float(smallest) if np.isfinite(smallest) else 0.0
+
     # -- sizes and the budget ------------------------------------------------
     @property
     def n_blocks(self):

@@ -666,7 +666,7 @@ class NewtonSolver:
         means every true class wins, with a positive margin: the data are
         strictly separable and the unpenalized optimum lies at infinity.  The
         margin is a full ``log 2`` per sample, far beyond rounding.  Oracles
-        without ``min_positive_weight`` (Dask) rely on the step test alone.
+        without ``min_positive_weight`` rely on the step test alone.
         """
         w_min = getattr(self.oracle, "min_positive_weight", None)
         return w_min is not None and self.data_loss_value < np.log(2.0) * w_min

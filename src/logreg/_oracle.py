@@ -11,7 +11,7 @@ one; ``InMemoryOracle`` below the in-memory one)::
     hessian(pairs)                    -> full data Hessian (class-major)     no pass
     n_passes, pass_log                passes over the data so far
     sum_weights                       S = sum_n w_n (known after the first stats)
-    min_positive_weight               optional: the smallest positive w_n
+    min_positive_weight               the smallest positive w_n (separation certificate)
     find_separation()                 optional: a separation certificate or None
     hessian_fits                      False: the (k p)^2 Hessian is over budget
 

@@ -281,7 +281,7 @@ def lr_test(res, restricted):
                              abs_tol=1e-10))
     prints = [getattr(r.fit_info, "data_fingerprint", None) for r in (res, restricted)]
     if None not in prints:
-        same = same and np.allclose(prints[0], prints[1], rtol=1e-12, atol=0)
+        same = same and prints[0] == prints[1]
     if not same:
         raise ValueError(
             "the two fits were not made on the same y and sample_weight (their numbers of "

@@ -380,14 +380,32 @@ class InferenceResult:
         Softmax probabilities do not change when one vector is added to every
         row, so these give the fitted probabilities; derivatives with respect
         to the rows of ``params`` are those with respect to the non-reference rows.
+
+        Returns
+        -------
+        ndarray of shape (n_classes, n_params_per_class)
+            ``params`` in the rows of the other classes, zeros in the reference's.
         """
         B = np.zeros((len(self.all_classes), self.params.shape[1]))
         B[self.other_indices] = self.params
         return B
 
     def summary(self, alpha=0.05, tests=()):
-        """Summary table; ``tests`` (results of ``wald_test``, ``lr_test``,
-        ``score_test``) add one line each under the table."""
+        """A statsmodels-like table of these numbers.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Confidence intervals at level ``1 - alpha``.
+        tests : sequence of test results, default=()
+            Results of ``wald_test``, ``lr_test`` or ``score_test``: one line
+            each under the table.
+
+        Returns
+        -------
+        InferenceSummary
+            Prints as text; ``as_html()`` gives an HTML table.
+        """
         return InferenceSummary(self, alpha=alpha, tests=tests)
 
     # -- beyond standard errors (logreg._margins, _hypothesis_tests, ...) ------
@@ -396,7 +414,29 @@ class InferenceResult:
         """Marginal effects on every class probability, with delta-method errors.
 
         statsmodels' ``get_margeff`` definitions, for every class (the
-        reference included).  See :func:`logreg._margins.marginal_effects`.
+        reference included), computed over row blocks.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to average over (``at="overall"``) or whose means or
+            medians to take; usually the training data.
+        at : {"overall", "mean", "median", "zero"}, default="overall"
+            Where the effects are evaluated.
+        method : {"dydx", "eyex", "dyex", "eydx"}, default="dydx"
+            Derivative, elasticity or semi-elasticities.
+        dummy : bool, default=False
+            Treat 0/1 columns as discrete changes from 0 to 1.
+        count : bool, default=False
+            Treat columns of non-negative integers as unit changes.
+        sample_weight : array-like of shape (n_samples,), optional
+            Frequency weights of the rows (``at="overall"`` or ``"mean"``).
+
+        Returns
+        -------
+        MarginalEffects
+            ``effects``, ``bse``, ``zvalues``, ``pvalues`` of shape
+            ``(n_classes, n_features)``, ``conf_int(alpha)`` and ``summary()``.
         """
         from ._margins import marginal_effects
 
@@ -404,35 +444,110 @@ class InferenceResult:
                                 sample_weight=sample_weight)
 
     def wald_test(self, features=None, q=None, *, R=None):
-        """Joint Wald test; see :func:`logreg._hypothesis_tests.wald_test`."""
+        """Joint Wald test of linear hypotheses on ``params``.
+
+        Parameters
+        ----------
+        features : int, str or a sequence of them, optional
+            Columns of ``params`` (indices or feature names, the intercept
+            included): the test that they are zero in every class.
+        q : float or array-like, optional
+            With ``R``: the hypothesis ``R @ params.ravel() == q`` (default 0).
+        R : array-like of shape (n_restrictions, params.size), optional
+            Restrictions on the class-major flattened parameters.
+
+        Returns
+        -------
+        TestResult
+            ``statistic``, ``df`` and ``pvalue``.
+        """
         from ._hypothesis_tests import wald_test
 
         return wald_test(self, features, q=q, R=R)
 
     def lr_test(self, restricted):
-        """Likelihood-ratio test against a nested fit; see
-        :func:`logreg._hypothesis_tests.lr_test`."""
+        """Likelihood-ratio test of this fit against a nested, restricted one.
+
+        Parameters
+        ----------
+        restricted : InferenceResult
+            The smaller model's result, fitted to the same ``y`` and
+            ``sample_weight`` (checked), with fewer parameters.
+
+        Returns
+        -------
+        TestResult
+            ``statistic``, ``df`` and ``pvalue``.
+        """
         from ._hypothesis_tests import lr_test
 
         return lr_test(self, restricted)
 
     def score_test(self, X_extra, *, X, y, sample_weight=None, groups=None, joint=True):
-        """Lagrange-multiplier test for adding columns; see
-        :func:`logreg._hypothesis_tests.score_test`."""
+        """Score (Lagrange-multiplier) test for adding columns, without a refit.
+
+        Parameters
+        ----------
+        X_extra : array-like of shape (n_samples, m)
+            The candidate columns.
+        X : array-like of shape (n_samples, n_features)
+            The training data of the fit.
+        y : array-like of shape (n_samples,)
+            The training labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            The training weights.
+        groups : array-like of shape (n_samples,), optional
+            Cluster labels, for a result with ``cov_type="cluster"``.
+        joint : bool, default=True
+            True: one test that all columns can be added; False: one test per
+            column, all from the same passes over the data.
+
+        Returns
+        -------
+        TestResult or ScoreTests
+            One test (``joint=True``) or one per column.
+        """
         from ._hypothesis_tests import score_test
 
         return score_test(self, X_extra, X=X, y=y, sample_weight=sample_weight,
                           groups=groups, joint=joint)
 
     def predict_proba_ci(self, X, alpha=0.05):
-        """Confidence intervals of the predicted probabilities, ``(n, k, 2)``; see
-        :func:`logreg._prediction_intervals.predict_proba_ci`."""
+        """Confidence intervals of the predicted class probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The rows to predict.
+        alpha : float, default=0.05
+            The intervals have coverage ``1 - alpha``.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes, 2)
+            Lower and upper bounds; classes in ``classes_`` order.
+        """
         from ._prediction_intervals import predict_proba_ci
 
         return predict_proba_ci(self, X, alpha=alpha)
 
     def plot(self, alpha=0.05, *, include_intercept=False, ax=None):
-        """Forest plot of the coefficients; see :func:`logreg._plotting.plot_coefficients`."""
+        """Forest plot of the coefficients with their intervals, a panel per class.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            Intervals at level ``1 - alpha``.
+        include_intercept : bool, default=False
+            Also show the intercept.
+        ax : matplotlib Axes or a sequence of them, optional
+            One per non-reference class; new ones when None.
+
+        Returns
+        -------
+        ndarray of matplotlib Axes
+            One per non-reference class.
+        """
         from ._plotting import plot_coefficients
 
         return plot_coefficients(self, alpha=alpha, include_intercept=include_intercept, ax=ax)

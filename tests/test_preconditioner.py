@@ -102,3 +102,32 @@ def test_without_room_for_blocks_the_fit_skips_the_kronecker_start(monkeypatch):
     kinds = [row["hessian"] for row in model.history_]
     assert "kronecker" not in kinds and kinds[0] == "cg", kinds
     assert model.history_[-1]["grad_max"] <= 1e-10
+
+
+@pytest.mark.parametrize("penalty", ["l2", None])
+def test_binary_fit_past_the_budget_is_hessian_free_and_smaller(monkeypatch, penalty):
+    """Two classes: past the budget, exact Newton's p x p Hessian, pairs and
+    factor give way to Hessian-free Newton with the diagonal preconditioner:
+    the same optimum, a smaller peak."""
+    X, y, w = make_classification(n=8000, d=200, k=2, seed=6, weighted=True, scale=0.3)
+    p = 201
+
+    def fit():
+        tracemalloc.start()
+        try:
+            model = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(
+                X, y, sample_weight=w)
+            return model, tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    exact, exact_peak = fit()
+    assert "cg" not in {row["hessian"] for row in exact.history_}
+    monkeypatch.setattr(_preconditioner, "PRECONDITIONER_BUDGET_BYTES",
+                        _preconditioner.nbytes("dense", 1, p) - 1)
+    free, free_peak = fit()
+    assert "cg" in {row["hessian"] for row in free.history_}
+    if penalty is not None:        # unpenalized fits form the Hessian for inference at the end
+        assert free_peak < exact_peak - 8 * p * p, (free_peak, exact_peak)
+    full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(free), full(exact), DEFAULT_TOL_COEF_RTOL)

@@ -94,9 +94,14 @@ class InMemoryOracle:
         self._subsample = None      # (X, y, w, sum of w) of every m-th row, made once
         n, p, k = X.shape[0], self.p, self.n_classes
         full_flops = n * p * p * k * (k - 1) / 2
-        self.prefers_hessian_free = (not self.binary
-                                     and p * (k - 1) / 8 >= HESSIAN_FREE_MIN_RATIO
-                                     and full_flops >= HESSIAN_FREE_MIN_FLOPS)
+        # multinomial: when the pair products cost more than CG's products; any
+        # model: when exact Newton's Hessian, pairs and factor would not fit in
+        # the preconditioners' memory budget (binary fits reach it from p ~ 3700)
+        costly = (not self.binary and p * (k - 1) / 8 >= HESSIAN_FREE_MIN_RATIO
+                  and full_flops >= HESSIAN_FREE_MIN_FLOPS)
+        too_big = (_preconditioner.nbytes("dense", self.k, p)
+                   > _preconditioner.PRECONDITIONER_BUDGET_BYTES)
+        self.prefers_hessian_free = costly or too_big
 
     def _count(self, kind):
         self.n_passes += 1

@@ -46,11 +46,11 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def run_array_api_check_in_subprocess(keywords):
+def run_array_api_check_in_subprocess(keywords, name="LogisticRegression"):
     code = (
         "from sklearn.utils.estimator_checks import check_array_api_input\n"
         "import logreg\n"
-        f"check_array_api_input('LogisticRegression', logreg.LogisticRegression(), **{keywords!r})\n"
+        f"check_array_api_input({name!r}, logreg.{name}(), **{keywords!r})\n"
         "print('passed')\n"
     )
     env = dict(os.environ, SCIPY_ARRAY_API="1", PYTHONPATH=SRC)

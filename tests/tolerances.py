@@ -95,3 +95,15 @@ PAIRS_F32_RTOL = 1e-5
 # _kronecker.cho_solve_vector (two trsv) against scipy.linalg.cho_solve (potrs),
 # same factor: only the order of the triangular sweeps' rounding differs
 CHO_SOLVE_RTOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-12}
+
+# ---------------------------------------------------------------------------
+# Model selection (LogisticRegressionCV, regularization_path)
+# ---------------------------------------------------------------------------
+
+# Fold scores vs scikit-learn's LogisticRegressionCV(newton-cholesky, tol=1e-10),
+# same folds and scoring (relative).
+CV_SCORE_RTOL = 1e-6
+# The refit coef_ vs the optimum at C_ (a cold tol=1e-13 fit; scikit-learn's).
+CV_COEF_RTOL = 1e-5
+# A warm-started path fit vs a cold fit at the same C, both at tol=1e-12.
+PATH_COEF_RTOL = 1e-8

@@ -55,6 +55,9 @@ SCORE_CHUNK_ROWS = 4096
 _EPS = np.finfo(np.float64).eps
 _CE_RANGE = (-np.log1p(-_EPS), -np.log(_EPS))
 BUILTIN_SCORERS = ("neg_log_loss", "accuracy")
+# Coefficients this many units in the last place apart give the same statistics
+# pass to working precision (``_PathOracle``).
+ROUNDING_ULPS = 64
 
 
 class RegularizationPath(NamedTuple):
@@ -144,15 +147,54 @@ def check_class_totals(codes, weights, classes, where):
     return totals
 
 
+class _PathOracle:
+    """An oracle that hands back its last statistics pass when asked again at the
+    same coefficients (up to the flat intercept direction and rounding).
+
+    Along a warm path the first pass of the fit at the next C is at the optimum
+    of the previous fit, where the previous fit's last pass already was: the
+    data statistics do not depend on C, so that pass is reused, one saved per C.
+    Everything else is the wrapped oracle's (``n_passes`` counts real passes).
+    """
+
+    def __init__(self, oracle, centred_column):
+        self._oracle = oracle
+        self._centred_column = centred_column      # the intercepts of a multinomial fit
+        self._last = None                          # (centred coef, stats with pairs)
+
+    def __getattr__(self, name):
+        return getattr(self._oracle, name)
+
+    def _key(self, coef):
+        key = np.array(coef, dtype=np.float64)
+        if self._centred_column is not None:
+            key[:, self._centred_column] -= key[:, self._centred_column].mean()
+        return key
+
+    def stats(self, coef, *, hessian=True):
+        if hessian and self._last is not None:
+            key, stats = self._last
+            if np.allclose(self._key(coef), key, rtol=0,
+                           atol=ROUNDING_ULPS * np.finfo(float).eps * np.abs(key).max()):
+                return stats
+        stats = self._oracle.stats(coef, hessian=hessian)
+        if hessian:
+            self._last = (self._key(coef), stats)
+        return stats
+
+
 def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None):
     """Fit every C of ``Cs`` (ascending: strongest penalty first), each from the previous
-    optimum, on one oracle: ``(coefs (n_Cs, k, p), n_iter (n_Cs,), last NewtonResult)``."""
+    optimum, on one oracle: ``(coefs (n_Cs, k, p), n_iter (n_Cs,), last NewtonResult,
+    oracle)``."""
     X, codes = data.X, data.codes
     n_classes = len(data.classes)
     k = 1 if data.binary else n_classes
     p = X.shape[1] + bool(fit_intercept)
-    oracle = InMemoryOracle(X, codes, weights, k=n_classes, fit_intercept=fit_intercept,
-                            n_threads=data.n_threads)
+    oracle = _PathOracle(
+        InMemoryOracle(X, codes, weights, k=n_classes, fit_intercept=fit_intercept,
+                       n_threads=data.n_threads),
+        centred_column=p - 1 if fit_intercept and not data.binary else None)
     coef = coef0 if coef0 is not None else initial_coef(
         codes, weights, k, p, binary=data.binary, fit_intercept=fit_intercept)
     coefs = np.empty((len(Cs), k, p))
@@ -160,24 +202,10 @@ def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None):
     # BLAS on one thread for the whole path (see LogisticRegression.fit)
     with single_threaded_blas():
         for i, C in enumerate(Cs):
-            # the secant start saved 15% of the Newton iterations along 10-C grids on
-            # iris, wine and breast_cancer (within 2 iterations of the plain warm
-            # start on synthetic problems)
-            start = _predicted_start(coefs[:i], Cs[:i + 1]) if i >= 2 else coef
-            result = NewtonSolver(oracle, C=float(C), tol=tol, max_iter=max_iter).solve(start)
+            result = NewtonSolver(oracle, C=float(C), tol=tol, max_iter=max_iter).solve(coef)
             coef = coefs[i] = result.coef
             n_iter[i] = result.n_iter
     return coefs, n_iter, result, oracle
-
-
-def _predicted_start(coefs, Cs):
-    """The start of the fit at ``Cs[-1]``: the secant through the last two optima
-    ``coefs[-2:]``, extrapolated in log C (the path is smooth in log C); the last
-    optimum itself towards ``C = inf`` or where the secant is not defined."""
-    logs = np.log(Cs[-3:])
-    if not np.all(np.isfinite(logs)) or logs[1] == logs[0]:
-        return coefs[-1]
-    return coefs[-1] + (coefs[-1] - coefs[-2]) * ((logs[2] - logs[1]) / (logs[1] - logs[0]))
 
 
 def regularization_path(X, y, Cs=10, sample_weight=None, *, fit_intercept=True,
@@ -360,23 +388,27 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
     (log-loss clipped like scikit-learn's)."""
     m, k, p = coefs.shape
     d = X.shape[1]
-    slopes = np.ascontiguousarray(coefs[:, :, :d].reshape(m * k, d).T)
-    intercepts = coefs[:, :, d].reshape(m * k) if fit_intercept else 0.0
+    # logits class-major, (k, m, rows): the class reductions run over contiguous slabs
+    slopes = np.ascontiguousarray(coefs[:, :, :d].transpose(1, 0, 2).reshape(k * m, d).T)
+    intercepts = (coefs[:, :, d].T.reshape(k * m, 1) if fit_intercept else 0.0)
     totals = np.zeros(m)
     for start in range(0, len(rows), SCORE_CHUNK_ROWS):
         chunk = rows[start:start + SCORE_CHUNK_ROWS]
-        eta = (x_dot(X[chunk], slopes) + intercepts).reshape(len(chunk), m, k)
+        b = len(chunk)
+        eta = (x_dot(X[chunk], slopes).T + intercepts).reshape(k, m, b)
         if k == 1:      # binary: logits (0, eta) of the two classes
-            eta = np.concatenate([np.zeros_like(eta), eta], axis=2)
+            eta = np.concatenate([np.zeros_like(eta), eta])
         y = codes[chunk]
-        w = np.ones(len(chunk)) if weights is None else weights[chunk]
-        eta_y = np.take_along_axis(eta, y[:, None, None], axis=2)[:, :, 0]
+        w = np.ones(b) if weights is None else weights[chunk]
+        eta_y = eta[y, :, np.arange(b)]                 # (b, m)
         if kind == "accuracy":
-            values = (eta.argmax(axis=2) == y[:, None]).astype(np.float64)
+            values = (eta.argmax(axis=0).T == y[:, None]).astype(np.float64)
         else:
-            top = eta.max(axis=2)
-            lse = top + np.log(np.exp(eta - top[:, :, None]).sum(axis=2))
-            values = np.clip(lse - eta_y, *_CE_RANGE)
+            top = eta.max(axis=0)
+            eta -= top
+            np.exp(eta, out=eta)
+            lse = top + np.log(eta.sum(axis=0))         # (m, b)
+            values = np.clip(lse.T - eta_y, *_CE_RANGE)
         totals += w @ values
     total_weight = len(rows) if weights is None else float(weights[rows].sum())
     if not total_weight > 0:

@@ -92,7 +92,7 @@ def test_defaults_and_params_round_trip():
     params = clf.get_params()
     assert params == dict(penalty="l2", C=1.0, fit_intercept=True, solver="newton", tol=1e-8,
                           max_iter=100, class_weight=None, warm_start=False, n_threads=None,
-                          verbose=0, learning_rate="auto")
+                          verbose=0, learning_rate="auto", l1_ratio=0.0)
     assert clf.set_params(C=3.0, penalty=None) is clf
     assert clf.get_params()["C"] == 3.0 and clf.penalty is None
     assert repr(clf) == "LogisticRegression(penalty=None, C=3.0)"

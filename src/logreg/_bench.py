@@ -450,6 +450,10 @@ def main(file=sys.stdout):
     run_kernel_table(file=file)
     print("\nWhole fits (same process, default threads)", file=file)
     print(format_kernel_table(fit_table()), file=file)
+    from ._bench_model_selection import model_selection_table
+
+    print("\nModel selection and small fits (same process, default threads)", file=file)
+    print(format_kernel_table(model_selection_table()), file=file)
     return 0
 
 

@@ -400,16 +400,20 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
             eta = np.concatenate([np.zeros_like(eta), eta])
         y = codes[chunk]
         w = np.ones(b) if weights is None else weights[chunk]
-        eta_y = eta[y, :, np.arange(b)]                 # (b, m)
-        if kind == "accuracy":
-            values = (eta.argmax(axis=0).T == y[:, None]).astype(np.float64)
+        if kind == "accuracy":      # argmax: the first of tied classes, as predict's
+            values = (eta.argmax(axis=0) == y).astype(np.float64)         # (m, b)
         else:
-            top = eta.max(axis=0)
-            eta -= top
-            np.exp(eta, out=eta)
-            lse = top + np.log(eta.sum(axis=0))         # (m, b)
-            values = np.clip(lse.T - eta_y, *_CE_RANGE)
-        totals += w @ values
+            # reductions over the k classes slab by slab (NumPy's axis-0
+            # reductions of this shape are several times slower)
+            top = eta[0].copy()
+            for c in range(1, eta.shape[0]):
+                np.maximum(top, eta[c], out=top)
+            total = np.zeros_like(top)
+            for c in range(eta.shape[0]):
+                total += np.exp(eta[c] - top)
+            eta_y = eta[y, :, np.arange(b)].T                             # (m, b)
+            values = np.clip(top + np.log(total) - eta_y, *_CE_RANGE)
+        totals += values @ w
     total_weight = len(rows) if weights is None else float(weights[rows].sum())
     if not total_weight > 0:
         raise ValueError("the scored samples have zero total sample_weight.")

@@ -200,7 +200,7 @@ class NewtonSolver:
         else:
             self.hessian_kind, H = "exact", self._data_hessian()
         H *= self.scale
-        H[np.diag_indices_from(H)] += self.l2 * self.mask.ravel()
+        H.flat[::H.shape[0] + 1] += self.l2 * self.mask.ravel()    # the diagonal, no index arrays
         self.hessian = H
 
     def _data_hessian(self):

@@ -31,8 +31,9 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(logreg.__file__)))
 # scikit-learn warns (at collection) that the estimator does not inherit from
 # BaseEstimator: deliberate, since scikit-learn is not a runtime dependency.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "Estimator LogisticRegression does not inherit")
-    SKLEARN_CHECKS = parametrize_with_checks([logreg.LogisticRegression()])
+    warnings.filterwarnings("ignore", "Estimator LogisticRegression(CV)? does not inherit")
+    SKLEARN_CHECKS = parametrize_with_checks([logreg.LogisticRegression(),
+                                              logreg.LogisticRegressionCV()])
 
 
 @SKLEARN_CHECKS
@@ -41,7 +42,7 @@ def test_sklearn_estimator_checks(estimator, check):
     if name == "check_array_api_input" and not os.environ.get("SCIPY_ARRAY_API"):
         # This check needs SCIPY_ARRAY_API=1 before scipy is imported (it would
         # skip here): run it in a fresh interpreter instead of skipping it.
-        run_array_api_check_in_subprocess(check.keywords)
+        run_array_api_check_in_subprocess(check.keywords, type(estimator).__name__)
         return
     check(estimator)
 

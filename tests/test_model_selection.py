@@ -1,4 +1,5 @@
-"""LogisticRegressionCV and regularization_path against scikit-learn and cold fits."""
+"""LogisticRegressionCV and regularization_path against scikit-learn and cold fits
+(scikit-learn's common estimator checks run for both estimators in test_estimator.py)."""
 import functools
 import os
 import sys
@@ -12,13 +13,11 @@ from sklearn.linear_model import LogisticRegressionCV as SkLogisticRegressionCV
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import logreg
 from logreg import _model_selection
 
 from ._fits import make_classification
-from .test_estimator import run_array_api_check_in_subprocess
 from .tolerances import (
     CV_COEF_RTOL,
     CV_SCORE_RTOL,
@@ -343,26 +342,6 @@ def test_dask_input_is_refused_clearly():
     X, y, _ = make_classification(n=60, d=2, k=2)
     with pytest.raises(TypeError, match="in-memory"):
         logreg.LogisticRegressionCV().fit(da.from_array(X), y)
-
-
-# ---------------------------------------------------------------------------
-# scikit-learn's estimator checks
-# ---------------------------------------------------------------------------
-
-with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "Estimator LogisticRegressionCV does not inherit")
-    SKLEARN_CHECKS = parametrize_with_checks([logreg.LogisticRegressionCV()])
-
-
-@SKLEARN_CHECKS
-def test_sklearn_estimator_checks(estimator, check):
-    name = getattr(check, "func", check).__name__
-    if name == "check_array_api_input" and not os.environ.get("SCIPY_ARRAY_API"):
-        run_array_api_check_in_subprocess(check.keywords, name="LogisticRegressionCV")
-        return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", logreg.ConvergenceWarning)
-        check(estimator)
 
 
 # ---------------------------------------------------------------------------

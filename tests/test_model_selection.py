@@ -394,6 +394,16 @@ def test_importing_logreg_does_not_import_matplotlib():
     assert out.stdout.strip() == "ok", out.stderr
 
 
+def test_verbose_prints_folds_then_the_refit_iterations(capsys):
+    X, y, _ = make_classification(n=200, d=3, k=3)
+    logreg.LogisticRegressionCV(Cs=3, cv=3, verbose=1).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["fold 0", "fold 1", "fold 2"]
+    refit = logreg.LogisticRegressionCV(Cs=3, cv=3, verbose=2).fit(X, y)
+    out = capsys.readouterr().out
+    assert "max|grad|" in out and len(out.splitlines()) == 3 + 1 + len(refit.history_)
+
+
 def test_cv_results_do_not_depend_on_threads():
     X, y, _ = make_classification(n=3000, d=5, k=3)
     one = logreg.LogisticRegressionCV(Cs=4, n_threads=1).fit(X, y)

@@ -183,7 +183,7 @@ class _PathOracle:
         return stats
 
 
-def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None):
+def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None, verbose=0):
     """Fit every C of ``Cs`` (ascending: strongest penalty first), each from the previous
     optimum, on one oracle: ``(coefs (n_Cs, k, p), n_iter (n_Cs,), last NewtonResult,
     oracle)``."""
@@ -202,7 +202,8 @@ def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None):
     # BLAS on one thread for the whole path (see LogisticRegression.fit)
     with single_threaded_blas():
         for i, C in enumerate(Cs):
-            result = NewtonSolver(oracle, C=float(C), tol=tol, max_iter=max_iter).solve(coef)
+            result = NewtonSolver(oracle, C=float(C), tol=tol, max_iter=max_iter,
+                                  verbose=verbose).solve(coef)
             coef = coefs[i] = result.coef
             n_iter[i] = result.n_iter
     return coefs, n_iter, result, oracle
@@ -595,7 +596,8 @@ class LogisticRegressionCV(LogisticRegression):
             self.C_ = float(Cs[best])
             coefs, fit_iter, result, oracle = _path(
                 data, data.weights, Cs[best:best + 1], fit_intercept=self.fit_intercept,
-                tol=self.tol, max_iter=self.max_iter, coef0=paths[:, best].mean(axis=0))
+                tol=self.tol, max_iter=self.max_iter, coef0=paths[:, best].mean(axis=0),
+                verbose=max(0, self.verbose - 1))
             coef = coefs[0]
             self._set_fitted(data.classes, d, data.feature_names, coef, fit_iter[0],
                              result.history)

@@ -4,17 +4,19 @@
 The path.  Along ``C`` from the strongest penalty (smallest ``C``) to the
 weakest, each fit starts at the previous optimum; the optimum moves little
 between neighbouring ``C`` on a log grid, so Newton's method, quadratically
-convergent near the optimum, needs one to three iterations per ``C`` after
-the first.  Every fit of a path shares one data oracle (``logreg._oracle``).
+convergent near the optimum, needs a few iterations per ``C`` (fewer the
+looser ``tol``), and the first statistics pass of each is the previous
+fit's last one (``_PathOracle``).  Every fit of a path shares one data oracle
+(``logreg._oracle``).
 
 Memory model of the cross-validation.  ``X`` is validated once and never
 copied for training: the training set of a fold is a weight vector,
 ``sample_weight * class_weight`` inside the fold and zero outside, so each
 fold's Newton passes read all of ``X`` (rows of weight zero contribute
-nothing).  Extra memory per fold: that ``(n,)`` weight vector, the oracle's
-row subsample when an early, far-from-optimum step uses it (1/8 of ``X``,
-made at most once per fold, freed with the fold), and the coefficient path
-``n_Cs x k x p``.  Folds run one after the other: at any time one fold's
+nothing but their share of the pass's cost).  Extra memory per fold: that
+``(n,)`` weight vector, the oracle's row subsample when an early,
+far-from-optimum step uses it (1/8 of ``X``, made at most once per fold,
+freed with the fold), and the coefficient path ``n_Cs x k x p``.  Folds run one after the other: at any time one fold's
 buffers exist.  Scoring the built-in ``"neg_log_loss"`` and ``"accuracy"``
 reads the test rows in chunks of ``SCORE_CHUNK_ROWS`` (a bounded copy);
 any other scorer is called, as in scikit-learn, on ``X[test]`` (a copy of
@@ -22,9 +24,9 @@ the fold's test rows, one fold at a time).
 
 Folds are fitted one by one rather than all together in one pass per
 Newton iteration: each fold has its own coefficients, so a joint pass
-shares only the reading of ``X``, and the statistics pass is bound by the
-pair products' arithmetic (``n p^2 k(k-1)/2`` flops per fold), not by
-reading ``X``, on the shapes where cross-validation is cheap enough to run.
+shares only the reading of ``X``, while the statistics pass is bound by
+each fold's own arithmetic (the pair products, ``n p^2 k(k-1)/2`` flops per
+fold), not by reading ``X``.
 """
 import inspect
 import numbers

@@ -282,6 +282,14 @@ class NewtonSolver:
         self.shift_mu = {}
         if not self.free:
             return H
+        if len(self.free) == 1:
+            # one flat column (the intercepts of an L2 fit): its coordinates
+            # i * p + a are a strided view, no fancy indexing (small fits)
+            a = self.free[0]
+            mu = float(H.diagonal()[a::self.p].sum()) / self.k
+            self.shift_mu = {a: mu}
+            H[a::self.p, a::self.p] += mu / self.k
+            return H
         free = np.asarray(self.free)
         # mu_a: the mean curvature of column a over the classes, so the shift
         # is as scale-free as H itself (features of any units).
@@ -328,7 +336,10 @@ class NewtonSolver:
     def _set_step(self, step):
         """Sets ``step`` (from the flat solution vector) and ``decrement``."""
         step = step.reshape(self.k, self.p)
-        if self.free:   # remove rounding drift along the flat directions
+        if len(self.free) == 1:     # remove rounding drift along the flat directions
+            column = step[:, self.free[0]]
+            column -= column.sum() / self.k
+        elif self.free:
             step[:, self.free] -= step[:, self.free].mean(axis=0)
         self.step = step
         self.decrement = -float(self.gradient.ravel() @ step.ravel())

@@ -61,7 +61,7 @@ SUBSAMPLE_MIN_PER_COORD = 8
 # Below this many flops (n p^2 k(k-1)/2) a statistics pass with the pair
 # products costs less than the Python around one Newton iteration: no Hessian
 # approximations there (no zero-slope Kronecker start, no row subsample; they
-# save no time and cost iterations: breast_cancer 12 -> 8).
+# save no time and cost iterations: breast_cancer 12 -> 9).
 SMALL_PASS_FLOPS = 1e6
 
 

@@ -31,8 +31,9 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(logreg.__file__)))
 # scikit-learn warns (at collection) that the estimator does not inherit from
 # BaseEstimator: deliberate, since scikit-learn is not a runtime dependency.
 with warnings.catch_warnings():
-    warnings.filterwarnings("ignore", "Estimator LogisticRegression does not inherit")
-    SKLEARN_CHECKS = parametrize_with_checks([logreg.LogisticRegression()])
+    warnings.filterwarnings("ignore", "Estimator LogisticRegression(CV)? does not inherit")
+    SKLEARN_CHECKS = parametrize_with_checks([logreg.LogisticRegression(),
+                                              logreg.LogisticRegressionCV()])
 
 
 @SKLEARN_CHECKS
@@ -41,16 +42,16 @@ def test_sklearn_estimator_checks(estimator, check):
     if name == "check_array_api_input" and not os.environ.get("SCIPY_ARRAY_API"):
         # This check needs SCIPY_ARRAY_API=1 before scipy is imported (it would
         # skip here): run it in a fresh interpreter instead of skipping it.
-        run_array_api_check_in_subprocess(check.keywords)
+        run_array_api_check_in_subprocess(check.keywords, type(estimator).__name__)
         return
     check(estimator)
 
 
-def run_array_api_check_in_subprocess(keywords):
+def run_array_api_check_in_subprocess(keywords, name="LogisticRegression"):
     code = (
         "from sklearn.utils.estimator_checks import check_array_api_input\n"
         "import logreg\n"
-        f"check_array_api_input('LogisticRegression', logreg.LogisticRegression(), **{keywords!r})\n"
+        f"check_array_api_input({name!r}, logreg.{name}(), **{keywords!r})\n"
         "print('passed')\n"
     )
     env = dict(os.environ, SCIPY_ARRAY_API="1", PYTHONPATH=SRC)
@@ -92,7 +93,7 @@ def test_defaults_and_params_round_trip():
     params = clf.get_params()
     assert params == dict(penalty="l2", C=1.0, fit_intercept=True, solver="newton", tol=1e-8,
                           max_iter=100, class_weight=None, warm_start=False, n_threads=None,
-                          verbose=0, learning_rate="auto")
+                          verbose=0, learning_rate="auto", l1_ratio=0.0)
     assert clf.set_params(C=3.0, penalty=None) is clf
     assert clf.get_params()["C"] == 3.0 and clf.penalty is None
     assert repr(clf) == "LogisticRegression(penalty=None, C=3.0)"

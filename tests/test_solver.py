@@ -470,6 +470,7 @@ def test_first_iteration_solves_the_exact_system_through_its_kronecker_structure
     from logreg._oracle import InMemoryOracle
 
     monkeypatch.setattr(_oracle, "SUBSAMPLE", 1)   # the Gram matrix of all rows: exact
+    monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, w = make_classification(n=500, d=6, k=k, seed=3, weighted=True)
     oracle = InMemoryOracle(X, y, w, k=k, fit_intercept=fit_intercept, n_threads=1)
     coef0 = initial_coef(y, w, oracle.k, oracle.p, binary=oracle.binary,
@@ -521,6 +522,7 @@ def test_first_step_takes_the_subsample_gram_unless_it_preconditions_cg_or_is_si
         assert solver.kronecker is not None
         return oracle, solver
 
+    monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, _ = make_classification(n=20_000, d=5, k=4, seed=2)
     oracle, solver = first_step(X, y)
     assert oracle.subsample_stride > 1 and solver.gram_subsampled
@@ -572,8 +574,9 @@ def test_oracle_gram_is_the_weighted_gram_matrix_over_chunks(monkeypatch, dtype,
 @pytest.mark.parametrize("k, penalty", [(4, "l2"), (4, None), (2, "l2")])
 def test_far_from_the_optimum_steps_use_a_subsampled_hessian_and_finish_exact(
         monkeypatch, k, penalty):
-    from logreg import _newton
+    from logreg import _newton, _oracle
 
+    monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, w = make_classification(n=20_000, d=5, k=k, seed=9, weighted=True)
     clf = logreg.LogisticRegression(penalty=penalty).fit(X, y, sample_weight=w)
     kinds = [h["hessian"] for h in clf.history_]

@@ -125,3 +125,15 @@ DELTA_METHOD_RTOL = 1e-9
 # the same quantity two ways in logreg (row blocks, reference class, joint vs one
 # column): summation order only
 INFERENCE_INVARIANCE_RTOL = 1e-9
+
+# ---------------------------------------------------------------------------
+# Model selection (LogisticRegressionCV, regularization_path)
+# ---------------------------------------------------------------------------
+
+# Fold scores vs scikit-learn's LogisticRegressionCV(newton-cholesky, tol=1e-10),
+# same folds and scoring (relative).
+CV_SCORE_RTOL = 1e-6
+# The refit coef_ vs the optimum at C_ (a cold tol=1e-13 fit; scikit-learn's).
+CV_COEF_RTOL = 1e-5
+# A warm-started path fit vs a cold fit at the same C, both at tol=1e-12.
+PATH_COEF_RTOL = 1e-8

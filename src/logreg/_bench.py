@@ -298,6 +298,18 @@ def row_fit_wide(run):
     return [_fit_l2_row(run, *FIT_TARGETS[1])]
 
 
+def row_cross_validation(run):
+    """LogisticRegressionCV against scikit-learn's (``_bench_model_selection``)."""
+    from ._bench_model_selection import cv_rows
+    return cv_rows(rounds=min(run.repeats, 3))
+
+
+def row_small_fits(run):
+    """Small fits on bundled data sets against scikit-learn's fastest solver."""
+    from ._bench_model_selection import small_fit_rows
+    return small_fit_rows(rounds=3 * run.repeats)
+
+
 def row_inference(run):
     """Marginal effects and score tests against statsmodels (``inference_table``)."""
     return inference_table(repeats=min(run.repeats, 3))
@@ -320,6 +332,8 @@ ROWS = [
     ("fit (5e4, 100, 10)", row_fit_wide, False),
     ("fit vs MNLogit", row_fit_mnlogit, False),
     ("inference vs statsmodels", row_inference, False),
+    ("cross-validation vs scikit-learn", row_cross_validation, False),
+    ("small fits vs scikit-learn", row_small_fits, False),
 ]
 
 

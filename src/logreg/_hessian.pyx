@@ -499,10 +499,20 @@ cdef object _run_segments(segment_fn fn, const void* W, Py_ssize_t ss, bounds, i
     return total_arr
 
 
+_PACKED_INDICES = {}
+
+
 cdef object _packed_indices(Py_ssize_t p):
-    """ia, ic: packed entry e -> (a, c), a <= c, row-wise upper triangle."""
-    a, c = np.triu_indices(p)
-    return np.ascontiguousarray(a, dtype=np.intp), np.ascontiguousarray(c, dtype=np.intp)
+    """ia, ic: packed entry e -> (a, c), a <= c, row-wise upper triangle (made once
+    per p: np.triu_indices costs more than assembling a small Hessian)."""
+    pair = _PACKED_INDICES.get(p)
+    if pair is None:
+        a, c = np.triu_indices(p)
+        pair = (np.ascontiguousarray(a, dtype=np.intp), np.ascontiguousarray(c, dtype=np.intp))
+        for index in pair:
+            index.flags.writeable = False
+        _PACKED_INDICES[p] = pair
+    return pair
 
 
 cdef void _init_x(lr_x* x, const floating[:, :] X, bint fit_intercept):
@@ -745,7 +755,7 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
     cdef Py_ssize_t k = P.shape[1]
     cdef Work W
     cdef const double[::1] w_view
-    cdef Py_ssize_t[::1] ia, ic
+    cdef const Py_ssize_t[::1] ia, ic
     W.K = k * (k - 1) // 2
     W.P2 = p * (p + 1) // 2
     if W.K == 0 or n == 0:
@@ -825,7 +835,7 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     cdef Py_ssize_t k = coef.shape[0]
     cdef Work W
     cdef const double[::1] w_view
-    cdef Py_ssize_t[::1] ia, ic
+    cdef const Py_ssize_t[::1] ia, ic
     if coef.shape[1] != p:
         raise ValueError(f"coef must have shape ({k}, {p}); got ({k}, {coef.shape[1]}).")
     if y_codes.shape[0] != n:

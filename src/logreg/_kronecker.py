@@ -73,6 +73,11 @@ class KroneckerNewtonSystem:
         return (self.U @ Z).ravel()
 
 
+# looked up once: get_blas_funcs costs as much as a small triangular solve
+_TRSV = {np.dtype(np.float64): scipy.linalg.blas.dtrsv,
+         np.dtype(np.float32): scipy.linalg.blas.strsv}
+
+
 def cho_solve_vector(factor, r):
     """``H^-1 r`` for one vector ``r``, from ``factor = scipy.linalg.cho_factor(H)``.
 
@@ -82,7 +87,7 @@ def cho_solve_vector(factor, r):
     ~5 us for the 101 x 101 Kronecker blocks (where cho_solve's checks dominate).
     """
     c, lower = factor
-    trsv, = scipy.linalg.get_blas_funcs(("trsv",), (c,))
+    trsv = _TRSV[c.dtype]
     x = np.asarray(r, dtype=c.dtype)
     x = trsv(c, x, lower=lower, trans=0 if lower else 1)     # L y = r  /  R^T y = r
     return trsv(c, x, lower=lower, trans=1 if lower else 0, overwrite_x=1)

@@ -33,6 +33,8 @@ solver's business (``logreg._newton``).
 No ``n x d`` temporaries: float32 ``X`` enters matrix products in row chunks
 converted to float64 (exact), so accumulation is float64 throughout.
 """
+import functools
+
 import numpy as np
 from scipy.special import expit
 
@@ -237,11 +239,21 @@ def binary_loss_gradient_hessian(X, y, w, coef, fit_intercept, n_threads):
     return _weighted_sum(ce, w), grad, pairs
 
 
+@functools.lru_cache(maxsize=64)
+def _upper_indices(p):
+    """``np.triu_indices(p)``, made once per p (it costs more than a small binary
+    Newton iteration's arithmetic)."""
+    upper = np.triu_indices(p)
+    for index in upper:
+        index.flags.writeable = False
+    return upper
+
+
 def hessian_from_pairs(pairs, k, p, binary):
     """Full symmetric data Hessian: ``(k p, k p)`` class-major, or ``(p, p)`` binary."""
     if binary:
         H = np.empty((p, p))
-        upper = np.triu_indices(p)      # row-wise packed order, as the kernel's
+        upper = _upper_indices(p)       # row-wise packed order, as the kernel's
         H[upper] = pairs[0]
         H[upper[::-1]] = pairs[0]
         return H
@@ -265,4 +277,4 @@ def penalty_mask(k, p, fit_intercept):
 def l2_penalty(coef, fit_intercept):
     """``0.5 ||coef[:, :d]||^2``."""
     W = coef[:, :-1] if fit_intercept else coef
-    return 0.5 * float(np.sum(W * W))
+    return 0.5 * float(np.einsum("ij,ij->", W, W))     # no temporary

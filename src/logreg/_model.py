@@ -94,6 +94,9 @@ class LogisticRegression:
         the difference of the seed's two class columns: the seed's rate ``r``
         corresponds to ``learning_rate = 2 r``.  "auto" takes ``1 / L`` with
         ``L`` a bound on the objective's curvature (always descends, slowly).
+    l1_ratio : float, default=0.0
+        Must be 0 (scikit-learn >= 1.8 spells the L2 penalty ``l1_ratio=0``);
+        L1 and elastic-net penalties are not implemented.  None means 0.
 
     Attributes
     ----------
@@ -125,7 +128,7 @@ class LogisticRegression:
 
     def __init__(self, penalty="l2", C=1.0, fit_intercept=True, solver="newton",
                  tol=DEFAULT_TOL, max_iter=100, class_weight=None, warm_start=False,
-                 n_threads=None, verbose=0, learning_rate="auto"):
+                 n_threads=None, verbose=0, learning_rate="auto", l1_ratio=0.0):
         self.penalty = penalty
         self.C = C
         self.fit_intercept = fit_intercept
@@ -137,6 +140,7 @@ class LogisticRegression:
         self.n_threads = n_threads
         self.verbose = verbose
         self.learning_rate = learning_rate
+        self.l1_ratio = l1_ratio
 
     # -- scikit-learn protocol ------------------------------------------------
     @classmethod
@@ -243,6 +247,8 @@ class LogisticRegression:
                 or not 0 < lr < np.inf):
             raise bad("learning_rate", "'auto' or a finite float > 0")
         check_n_threads(self.n_threads)
+        from ._model_selection import check_l1_ratio   # that module imports this one
+        check_l1_ratio(self.l1_ratio, "l1_ratio")
         return np.inf if self.penalty is None else float(C)
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> Self:

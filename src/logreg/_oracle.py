@@ -19,6 +19,7 @@ and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
 
     gram(*, subsample=False)          -> X~^T W X~ (p, p), the zero-slope factor
     subsample_stride                  m: approximations read every m-th row
+    exact_only                        True: a pass is too cheap for approximations
     subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
     subsample_class_curvature(coef, *, diagonal_only)   -> its class blocks / diagonal
 
@@ -60,6 +61,11 @@ HESSIAN_FREE_MIN_FLOPS = 1e8
 # a 1/SUBSAMPLE share of the rows, but at least SUBSAMPLE_MIN_PER_COORD * k p.
 SUBSAMPLE = 8
 SUBSAMPLE_MIN_PER_COORD = 8
+# Below this many flops (n p^2 k(k-1)/2) a statistics pass with the pair
+# products costs less than the Python around one Newton iteration: no Hessian
+# approximations there (no zero-slope Kronecker start, no row subsample; they
+# save no time and cost iterations: breast_cancer 12 -> 9).
+SMALL_PASS_FLOPS = 1e6
 
 
 class InMemoryOracle:
@@ -102,6 +108,7 @@ class InMemoryOracle:
         too_big = (_preconditioner.nbytes("dense", self.k, p)
                    > _preconditioner.PRECONDITIONER_BUDGET_BYTES)
         self.prefers_hessian_free = costly or too_big
+        self.exact_only = n * p * p * max(1, k * (k - 1) // 2) < SMALL_PASS_FLOPS
 
     def _count(self, kind):
         self.n_passes += 1
@@ -170,6 +177,8 @@ class InMemoryOracle:
         """m of ``subsample_hessian``: 1/SUBSAMPLE of the rows, but at least
         SUBSAMPLE_MIN_PER_COORD rows per coefficient (m = 1: no subsample)."""
         n = self.X.shape[0]
+        if self.exact_only:
+            return 1
         return max(1, min(SUBSAMPLE, n // max(1, SUBSAMPLE_MIN_PER_COORD * self.k * self.p)))
 
     def subsample_hessian(self, coef, *, single_precision=False):

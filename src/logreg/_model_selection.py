@@ -558,8 +558,20 @@ class LogisticRegressionCV(LogisticRegression):
     def fit(self, X, y, sample_weight=None):
         """Cross-validate every C of ``Cs``, then (``refit``) fit all data at the best.
 
-        ``sample_weight`` weights each fold's training fits (with ``class_weight``)
-        and its test scores (without, as scikit-learn's).  Returns self.
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features; validated once, never copied for the folds.
+        y : array-like of shape (n_samples,)
+            Class labels of any type.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights each fold's training fits (with ``class_weight``) and its
+            test scores (without, as scikit-learn's).
+
+        Returns
+        -------
+        LogisticRegressionCV
+            self, fitted.
         """
         Cs = self._validated_params()
         scorer = _scorer(self.scoring)
@@ -622,7 +634,22 @@ class LogisticRegressionCV(LogisticRegression):
         self.n_iter_ = n_iter[:, None, :]
 
     def score(self, X, y, sample_weight=None):
-        """The ``scoring`` of the fitted model on ``X``, ``y`` (weighted by ``sample_weight``)."""
+        """The ``scoring`` of the fitted model on ``X``, ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The features.
+        y : array-like of shape (n_samples,)
+            The true labels.
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the samples in the score.
+
+        Returns
+        -------
+        float
+            The score (greater is better, as scikit-learn's scorers).
+        """
         scorer = _scorer(self.scoring)
         Xv = self._validated_X(X)
         if not isinstance(scorer, str):
@@ -648,8 +675,15 @@ class LogisticRegressionCV(LogisticRegression):
         """Mean CV score with its fold range against C (the chosen C marked), and the
         folds' mean coefficient paths; needs matplotlib (the ``plot`` extra).
 
-        ``ax``: two matplotlib axes to draw on, or None for a new figure.
-        Returns the two axes.
+        Parameters
+        ----------
+        ax : sequence of two matplotlib Axes, optional
+            Where to draw; a new figure when None.
+
+        Returns
+        -------
+        tuple of two matplotlib Axes
+            The score panel and the coefficient-path panel.
         """
         from ._model_selection_plot import plot_cv
 

@@ -70,6 +70,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
+from scipy import sparse as sp
 from scipy.linalg import lapack
 
 from ._exceptions import NotFittedError, sklearn_compatible
@@ -879,7 +880,7 @@ def _robust_covariance(model, cov_type, H_inv, B, others, fit_intercept, nobs, n
             f"{[str(c) for c in fitted_names]}: pass the training data."
         )
     n_threads = check_n_threads(getattr(model, "n_threads", None))
-    X = check_X(X, n_threads=n_threads)
+    X = check_X(X, n_threads=n_threads, accept_sparse=True)
     n, d = X.shape
     if d != int(model.n_features_in_):
         raise ValueError(
@@ -964,6 +965,8 @@ def _score_products(X, yi, w_score, w_meat, gi, B, others, fit_intercept):
     for start in range(0, n, b):
         stop = min(start + b, n)
         Xb = X[start:stop]
+        if sp.issparse(Xb):     # one row block, no larger than its (b, K) scores
+            Xb = Xb.toarray()
         m = stop - start
         eta = Xb @ coef_t
         if intercept is not None:

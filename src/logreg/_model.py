@@ -18,7 +18,9 @@ from ._exceptions import NotFittedError, sklearn_compatible
 from ._kernel import single_threaded_blas
 from ._newton import NewtonSolver, gradient_descent, initial_coef, lipschitz_step
 from ._oracle import InMemoryOracle
+from ._sparse_oracle import sparse_oracle
 from ._validation import (
+    _is_sparse,
     check_class_weight,
     check_n_threads,
     check_sample_weight,
@@ -247,9 +249,9 @@ class LogisticRegression:
             if coef0 is None:
                 coef0 = initial_coef(codes, w, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)
-            oracle = InMemoryOracle(X, codes, w, k=len(classes),
-                                    fit_intercept=self.fit_intercept,
-                                    n_threads=n_threads)
+            make_oracle = sparse_oracle if _is_sparse(X) else InMemoryOracle
+            oracle = make_oracle(X, codes, w, k=len(classes),
+                                 fit_intercept=self.fit_intercept, n_threads=n_threads)
             solver = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads
@@ -261,6 +263,9 @@ class LogisticRegression:
                 result.coef, result.n_iter, result.converged, result.history)
             hessian, data_loss = result.data_hessian, result.data_loss
         else:
+            if _is_sparse(X):
+                raise TypeError("solver='gd' needs a dense X; use solver='newton' (the "
+                                "default) for sparse X.")
             if coef0 is None:
                 coef0 = np.zeros((k, p))
             lr = self.learning_rate

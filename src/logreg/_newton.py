@@ -336,6 +336,13 @@ class NewtonSolver:
         return self._shift_free(H)
 
     def _refresh_preconditioner(self):
+        if hasattr(self.oracle, "cg_preconditioner"):
+            # an oracle whose Hessian is too large to form (wide sparse data)
+            # supplies its own approximation, with the shift mu it used
+            system = self.oracle.cg_preconditioner(self.coef, scale=self.scale,
+                                                   l2=self.l2 * self.mask, free=self.free)
+            self._set_preconditioner(system, system.mu)
+            return True
         # pair products in float32 first (a preconditioner only steers CG); only
         # if that approximation does not factor, again in float64
         for single_precision in (True, False):

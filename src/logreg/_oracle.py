@@ -18,6 +18,9 @@ and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
     gram(*, subsample=False)          -> X~^T W X~ (p, p), the zero-slope factor
     subsample_stride                  m: approximations read every m-th row
     subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
+    cg_preconditioner(coef, *, scale, l2, free) -> M with M.solve(r), M.mu:
+                                      CG's preconditioner, for oracles whose
+                                      Hessian is too large to form
 
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).

@@ -261,6 +261,9 @@ class LogisticRegression:
                 result = solver.solve(coef0)
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)
+            if hasattr(oracle, "route"):       # sparse X: which curvature route it took
+                for row in history:
+                    row["route"] = oracle.route
             hessian, data_loss = result.data_hessian, result.data_loss
         else:
             if _is_sparse(X):

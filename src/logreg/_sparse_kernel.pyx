@@ -53,6 +53,13 @@ cdef enum:
     # rows per block of the row phase: the unit of parallel work and of the
     # fixed-order loss reduction
     ROW_BLOCK = 512
+    # bytes of CSR entries and pair weights per band of rows in pair_products:
+    # a share of L2 that leaves room for the columns' output slabs
+    PAIR_BAND_BYTES = 1 << 18
+    # gradient-type passes: scatter updates per output entry and segment, and
+    # the most segments (each holds a p x k buffer)
+    SEGMENT_WORK_PER_OUTPUT = 4
+    MAX_SEGMENTS = 64
 
 
 cdef inline Py_ssize_t _packed_row(Py_ssize_t a, Py_ssize_t p) noexcept nogil:
@@ -101,37 +108,90 @@ cdef inline double _sum_blocks(const double* partial, Py_ssize_t n_blocks,
     return total
 
 
-def row_statistics(const index_t[::1] indptr, const index_t[::1] indices,
-                   const data_t[::1] data, const Py_ssize_t[::1] y, sample_weight,
-                   const double[:, ::1] coef_t, bint fit_intercept,
-                   double[:, ::1] R, V, P, int n_threads):
-    """Row phase of a statistics pass; returns ``sum_n w_n CE_n``.
+def segment_bounds(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t p, Py_ssize_t k):
+    """Row boundaries of the segments of the gradient-type passes: from the
+    shape only (never the thread count), so that the fixed-order reduction over
+    segments gives the same bits for any ``n_threads``.  About
+    ``SEGMENT_WORK_PER_OUTPUT`` scatter updates per output entry per segment
+    (zeroing and reducing a segment's ``p x k`` buffer stay small against its
+    work), at most ``MAX_SEGMENTS``."""
+    cdef double work = (nnz + n) * <double>k
+    cdef Py_ssize_t n_seg = <Py_ssize_t>(work / (SEGMENT_WORK_PER_OUTPUT * <double>(p * k)))
+    n_seg = max(1, min(MAX_SEGMENTS, n_seg, n))
+    return np.linspace(0, n, n_seg + 1).round().astype(np.intp)
 
-    Fills ``R`` ``(n, k)`` with ``w_n (p_ni - [i = y_n])`` (the true class's
-    entry as ``-sum_{j != y} p_nj``: no ``p - 1`` cancellation), ``V``
-    ``(n, K)`` (or None) with ``w_n p_ni p_nj`` (i < j) and ``P`` ``(n, k)``
-    (or None) with the probabilities.  ``coef_t`` is ``(p, k)``.
+
+cdef inline void _scatter_row(const index_t* indptr, const index_t* indices,
+                              const data_t* data, Py_ssize_t row, const double* r,
+                              Py_ssize_t d, Py_ssize_t k, bint fit_intercept,
+                              double* G) noexcept nogil:
+    """``G += [x_row, 1] (x) r``, ``G`` the ``(p, k)`` transpose of a gradient."""
+    cdef Py_ssize_t i, e, a
+    cdef double v
+    for e in range(indptr[row], indptr[row + 1]):
+        a = indices[e]
+        v = data[e]
+        for i in range(k):
+            G[a * k + i] += v * r[i]
+    if fit_intercept:
+        for i in range(k):
+            G[d * k + i] += r[i]
+
+
+cdef double _reduce_segments(double* buf, Py_ssize_t n_seg, Py_ssize_t ld,
+                             Py_ssize_t n_out, double* total, int n_threads) noexcept nogil:
+    """``total[e] = ((buf_0[e] + buf_1[e]) + ...)`` in segment order (entry ``n_out``
+    of each buffer holds its loss); returns the summed loss."""
+    cdef Py_ssize_t e, j
+    cdef double t
+    for e in prange(n_out, num_threads=n_threads, schedule="static"):
+        t = 0.0
+        for j in range(n_seg):
+            t = t + buf[j * ld + e]
+        total[e] = t
+    t = 0.0
+    for j in range(n_seg):
+        t = t + buf[j * ld + n_out]
+    return t
+
+
+def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
+                  const data_t[::1] data, const Py_ssize_t[::1] y, sample_weight,
+                  const double[:, ::1] coef_t, bint fit_intercept, V, P, int n_threads):
+    """One pass: ``(sum_n w_n CE_n, gradient (p, k))`` at ``coef`` (``coef_t`` its
+    ``(p, k)`` transpose).
+
+    Per row the softmax, the loss and the weighted residual
+    ``w_n (p_ni - [i = y_n])`` (the true class's entry as ``-sum_{j != y} p_nj``:
+    no ``p - 1`` cancellation), scattered into its segment's gradient buffer.
+    Also fills ``V`` ``(n, K)`` (or None) with the pair weights
+    ``w_n p_ni p_nj`` (i < j) and ``P`` ``(n, k)`` (or None) with the
+    probabilities.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
-    cdef Py_ssize_t d = coef_t.shape[0] - fit_intercept
-    cdef Py_ssize_t K = k * (k - 1) // 2
-    cdef Py_ssize_t n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
+    cdef Py_ssize_t[::1] seg = segment_bounds(n, indices.shape[0], p, k)
+    cdef Py_ssize_t n_seg = seg.shape[0] - 1, ld = p * k + 8
     cdef double[::1] wv = (np.ones(1) if sample_weight is None
                            else np.asarray(sample_weight, dtype=np.float64))
     cdef bint weighted = sample_weight is not None
     cdef bint want_v = V is not None, want_p = P is not None
     cdef double[:, ::1] Vm = V if want_v else np.empty((1, 1))
     cdef double[:, ::1] Pm = P if want_p else np.empty((1, 1))
-    partial_arr = np.zeros(n_blocks * 8)      # one cache line per block
-    cdef double[::1] partial = partial_arr
-    cdef Py_ssize_t blk, row, i, j, q, yr
+    cdef double[::1] buf = np.zeros(n_seg * ld)
+    grad_arr = np.empty((p, k))
+    cdef double[:, ::1] grad = grad_arr
+    cdef int T = max(1, n_threads)
+    cdef Py_ssize_t s, row, i, j, q, yr
     cdef double* eta
-    cdef double lse, w, acc, rest
+    cdef double* G
+    cdef double lse, w, acc, rest, loss
     with nogil:
-        for blk in prange(n_blocks, num_threads=max(1, n_threads), schedule="dynamic"):
+        for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
             eta = <double*>malloc(k * sizeof(double))
+            G = &buf[s * ld]
             acc = 0.0
-            for row in range(blk * ROW_BLOCK, min(n, (blk + 1) * ROW_BLOCK)):
+            for row in range(seg[s], seg[s + 1]):
                 _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d, k,
                             fit_intercept, eta)
                 yr = y[row]
@@ -139,12 +199,6 @@ def row_statistics(const index_t[::1] indptr, const index_t[::1] indices,
                 rest = eta[yr]
                 lse = _softmax_row(eta, k)
                 acc = acc + w * (lse - rest)
-                rest = 0.0
-                for i in range(k):
-                    if i != yr:
-                        R[row, i] = w * eta[i]
-                        rest = rest + eta[i]
-                R[row, yr] = -w * rest
                 if want_p:
                     for i in range(k):
                         Pm[row, i] = eta[i]
@@ -154,48 +208,66 @@ def row_statistics(const index_t[::1] indptr, const index_t[::1] indices,
                         for j in range(i + 1, k):
                             Vm[row, q] = w * eta[i] * eta[j]
                             q = q + 1
-            partial[blk * 8] = acc
+                rest = 0.0
+                for i in range(k):
+                    if i != yr:
+                        rest = rest + eta[i]
+                        eta[i] = w * eta[i]
+                eta[yr] = -w * rest
+                _scatter_row(&indptr[0], &indices[0], &data[0], row, eta, d, k,
+                             fit_intercept, G)
+            G[p * k] = acc
             free(eta)
-        acc = _sum_blocks(&partial[0], n_blocks, 8)
-    return acc
+        loss = _reduce_segments(&buf[0], n_seg, ld, p * k, &grad[0, 0], T)
+    return loss, grad_arr
 
 
-def hvp_residuals(const index_t[::1] indptr, const index_t[::1] indices,
-                  const data_t[::1] data, sample_weight, const double[:, ::1] coef_t,
-                  const double[:, ::1] vector_t, bint fit_intercept, double[:, ::1] P,
-                  bint fill, double[:, ::1] R, int n_threads):
-    """Row phase of a Hessian-vector product: ``R_ni = w_n p_ni (s_ni - sum_j p_nj s_nj)``
-    with ``s_n = x_n V^T``; ``P`` ``(n, k)`` holds the probabilities at ``coef``
-    (``fill``: computed here and written to it first)."""
+def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices,
+                           const data_t[::1] data, sample_weight,
+                           const double[:, ::1] coef_t, const double[:, ::1] vector_t,
+                           bint fit_intercept, double[:, ::1] P, bint fill, int n_threads):
+    """One pass: ``(H v)^T`` ``(p, k)``: per row ``r_i = w p_i (s_i - sum_j p_j s_j)``
+    with ``s = x V^T``, scattered like a gradient.  ``P`` ``(n, k)`` holds the
+    probabilities at ``coef`` (``fill``: computed here and written to it first)."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
-    cdef Py_ssize_t d = coef_t.shape[0] - fit_intercept
-    cdef Py_ssize_t n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
+    cdef Py_ssize_t[::1] seg = segment_bounds(n, indices.shape[0], p, k)
+    cdef Py_ssize_t n_seg = seg.shape[0] - 1, ld = p * k + 8
     cdef double[::1] wv = (np.ones(1) if sample_weight is None
                            else np.asarray(sample_weight, dtype=np.float64))
     cdef bint weighted = sample_weight is not None
-    cdef Py_ssize_t blk, row, i
-    cdef double* s
+    cdef double[::1] buf = np.zeros(n_seg * ld)
+    out_arr = np.empty((p, k))
+    cdef double[:, ::1] out = out_arr
+    cdef int T = max(1, n_threads)
+    cdef Py_ssize_t s, row, i
+    cdef double* sv
+    cdef double* G
     cdef double w, ps
     with nogil:
-        for blk in prange(n_blocks, num_threads=max(1, n_threads), schedule="dynamic"):
-            s = <double*>malloc(k * sizeof(double))
-            for row in range(blk * ROW_BLOCK, min(n, (blk + 1) * ROW_BLOCK)):
+        for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
+            sv = <double*>malloc(k * sizeof(double))
+            G = &buf[s * ld]
+            for row in range(seg[s], seg[s + 1]):
                 if fill:
                     _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d,
-                                k, fit_intercept, s)
-                    _softmax_row(s, k)
+                                k, fit_intercept, sv)
+                    _softmax_row(sv, k)
                     for i in range(k):
-                        P[row, i] = s[i]
+                        P[row, i] = sv[i]
                 _row_logits(&indptr[0], &indices[0], &data[0], row, &vector_t[0, 0], d, k,
-                            fit_intercept, s)
+                            fit_intercept, sv)
                 w = wv[row] if weighted else 1.0
                 ps = 0.0
                 for i in range(k):
-                    ps = ps + P[row, i] * s[i]
+                    ps = ps + P[row, i] * sv[i]
                 for i in range(k):
-                    R[row, i] = w * P[row, i] * (s[i] - ps)
-            free(s)
-    return R
+                    sv[i] = w * P[row, i] * (sv[i] - ps)
+                _scatter_row(&indptr[0], &indices[0], &data[0], row, sv, d, k,
+                             fit_intercept, G)
+            free(sv)
+        _reduce_segments(&buf[0], n_seg, ld, p * k, &out[0, 0], T)
+    return out_arr
 
 
 def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
@@ -241,70 +313,107 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
     return out_arr
 
 
-def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
-               const Py_ssize_t[::1] cpos, const data_t[::1] data,
-               const double[:, ::1] R, bint fit_intercept, int n_threads):
-    """Column phase: ``[X, 1]^T R``, ``(p, k)``; column ``a`` owns output row ``a``."""
-    cdef Py_ssize_t d = cindptr.shape[0] - 1, n = R.shape[0], k = R.shape[1]
-    cdef Py_ssize_t p = d + fit_intercept
-    out_arr = np.zeros((p, k))
-    cdef double[:, ::1] out = out_arr
-    cdef Py_ssize_t a, t, i, row
-    cdef double v
-    with nogil:
-        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=8):
-            for t in range(cindptr[a], cindptr[a + 1]):
-                row = crows[t]
-                v = data[cpos[t]]
-                for i in range(k):
-                    out[a, i] += v * R[row, i]
-        if fit_intercept:
-            for row in range(n):
-                for i in range(k):
-                    out[d, i] += R[row, i]
-    return out_arr
-
-
 def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
                   const data_t[::1] data, const Py_ssize_t[::1] cindptr,
                   const Py_ssize_t[::1] crows, const Py_ssize_t[::1] cpos,
                   const double[:, ::1] V, bint fit_intercept, int n_threads):
     """Packed ``M_q = [X, 1]^T diag(V[:, q]) [X, 1]`` for every column ``q`` of
-    ``V``, entry-major ``(P2, K)`` (module docstring)."""
+    ``V``, entry-major ``(P2, K)`` (module docstring).
+
+    The columns are cut into groups of about equal work (a few per thread,
+    handed out dynamically, no barrier until the end).  A group visits the
+    rows in *bands* of consecutive rows whose CSR entries and pair weights fit
+    in cache (``PAIR_BAND_BYTES``), column by column within a band, each
+    column advancing its own cursor into the CSC index.  Every entry
+    accumulates its rows in increasing order whatever the groups, bands and
+    threads, so the result is the same bits for any ``n_threads``.
+    """
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = cindptr.shape[0] - 1, K = V.shape[1]
     cdef Py_ssize_t p = d + fit_intercept
     cdef Py_ssize_t P2 = p * (p + 1) // 2
+    cdef Py_ssize_t nnz = indices.shape[0]
+    cdef int T = max(1, n_threads)
     out_arr = np.zeros((P2, K))
     cdef double[:, ::1] out = out_arr
     cdef double* op = &out[0, 0]
-    cdef Py_ssize_t a, t, f, q, row, c, base, end
+    # bytes a row brings into cache: its entries and its pair weights
+    cdef double row_bytes = (nnz * (sizeof(data_t) + sizeof(index_t)) / max(n, 1)
+                             + 8.0 * K + 16.0)
+    cdef Py_ssize_t band = max(64, <Py_ssize_t>(PAIR_BAND_BYTES / row_bytes))
+    cdef Py_ssize_t n_groups = min(d, 4 * T)
+    cdef Py_ssize_t[::1] group_start = _balanced_column_groups(indptr, crows, cpos, cindptr,
+                                                               n_groups)
+    cdef Py_ssize_t g, r0, r1, a, t, f, q, row, c, base, end, t_end
+    cdef Py_ssize_t* cursor
     cdef double va, xx
     cdef const double* Vn
     cdef double* dst
     with nogil:
-        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=1):
-            base = _packed_row(a, p) - a       # entry (a, c) sits at base + c
-            for t in range(cindptr[a], cindptr[a + 1]):
-                row = crows[t]
-                va = data[cpos[t]]
-                Vn = &V[row, 0]
-                end = indptr[row + 1]
-                for f in range(cpos[t], end):
-                    c = indices[f]
-                    xx = va * data[f]
-                    dst = op + (base + c) * K
-                    for q in range(K):
-                        dst[q] = dst[q] + xx * Vn[q]
-                if fit_intercept:
-                    dst = op + (base + d) * K
-                    for q in range(K):
-                        dst[q] = dst[q] + va * Vn[q]
+        for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
+            cursor = <Py_ssize_t*>malloc((group_start[g + 1] - group_start[g] + 1)
+                                         * sizeof(Py_ssize_t))
+            for a in range(group_start[g], group_start[g + 1]):
+                cursor[a - group_start[g]] = cindptr[a]
+            r0 = 0
+            while r0 < n:
+                r1 = min(n, r0 + band)
+                for a in range(group_start[g], group_start[g + 1]):
+                    base = _packed_row(a, p) - a       # entry (a, c) sits at base + c
+                    t = cursor[a - group_start[g]]
+                    t_end = cindptr[a + 1]
+                    while t < t_end and crows[t] < r1:
+                        row = crows[t]
+                        va = data[cpos[t]]
+                        Vn = &V[row, 0]
+                        end = indptr[row + 1]
+                        for f in range(cpos[t], end):
+                            c = indices[f]
+                            xx = va * data[f]
+                            dst = op + (base + c) * K
+                            for q in range(K):
+                                dst[q] = dst[q] + xx * Vn[q]
+                        if fit_intercept:
+                            dst = op + (base + d) * K
+                            for q in range(K):
+                                dst[q] = dst[q] + va * Vn[q]
+                        t = t + 1
+                    cursor[a - group_start[g]] = t
+                r0 = r1
+            free(cursor)
         if fit_intercept:
             dst = op + _packed_row(d, p) * K
             for row in range(n):
                 for q in range(K):
                     dst[q] = dst[q] + V[row, q]
     return out_arr
+
+
+cdef object _balanced_column_groups(const index_t[::1] indptr, const Py_ssize_t[::1] crows,
+                                    const Py_ssize_t[::1] cpos, const Py_ssize_t[::1] cindptr,
+                                    Py_ssize_t n_groups):
+    """Boundaries (n_groups + 1) of contiguous column groups of about equal pair
+    work: column ``a`` costs the row tails ``c >= a`` of its entries."""
+    cdef Py_ssize_t d = cindptr.shape[0] - 1, a, t, g
+    cdef double total = 0.0, acc = 0.0
+    work_arr = np.zeros(d)
+    cdef double[::1] work = work_arr
+    with nogil:
+        for a in range(d):
+            for t in range(cindptr[a], cindptr[a + 1]):
+                work[a] += indptr[crows[t] + 1] - cpos[t] + 1
+            total = total + work[a]
+    bounds = np.zeros(n_groups + 1, dtype=np.intp)
+    cdef Py_ssize_t[::1] b = bounds
+    g = 1
+    for a in range(d):
+        acc += work[a]
+        while g < n_groups and acc >= total * g / n_groups:
+            b[g] = a + 1
+            g += 1
+    for g in range(g, n_groups + 1):
+        b[g] = d
+    b[n_groups] = d
+    return bounds
 
 
 def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
@@ -339,3 +448,31 @@ def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
                     for j in range(k):
                         out[d, i, j] -= c * P[row, i] * P[row, j]
     return out_arr
+
+
+def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d):
+    """``(cindptr, crows, cpos)`` of a canonical CSR structure (module docstring):
+    a counting sort by column, rows in increasing order within each column."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, nnz = indices.shape[0]
+    cindptr_arr = np.zeros(d + 1, dtype=np.intp)
+    crows_arr = np.empty(nnz, dtype=np.intp)
+    cpos_arr = np.empty(nnz, dtype=np.intp)
+    cdef Py_ssize_t[::1] cindptr = cindptr_arr
+    cdef Py_ssize_t[::1] crows = crows_arr
+    cdef Py_ssize_t[::1] cpos = cpos_arr
+    cdef Py_ssize_t[::1] fill = np.empty(d, dtype=np.intp)
+    cdef Py_ssize_t row, e, a, t
+    with nogil:
+        for e in range(nnz):
+            cindptr[indices[e] + 1] += 1
+        for a in range(d):
+            cindptr[a + 1] += cindptr[a]
+            fill[a] = cindptr[a]
+        for row in range(n):
+            for e in range(indptr[row], indptr[row + 1]):
+                a = indices[e]
+                t = fill[a]
+                crows[t] = row
+                cpos[t] = e
+                fill[a] = t + 1
+    return cindptr_arr, crows_arr, cpos_arr

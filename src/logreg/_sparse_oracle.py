@@ -30,7 +30,6 @@ X is never densified and never centred (the intercept is a virtual column
 of ones).
 """
 import numpy as np
-import scipy.linalg
 import scipy.sparse as sp
 
 from . import _loss, _sparse_kernel
@@ -65,10 +64,7 @@ class SparseDesign:
     @property
     def csc(self):
         if self._csc is None:
-            positions = sp.csr_matrix((np.arange(self.nnz, dtype=np.int64), self.indices,
-                                       self.indptr), shape=self.shape).tocsc()
-            self._csc = (positions.indptr.astype(np.intp), positions.indices.astype(np.intp),
-                         positions.data.astype(np.intp, copy=False))
+            self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1])
         return self._csc
 
     def row_lengths(self):
@@ -169,19 +165,20 @@ class _SparseOracleBase:
         """``(loss, grad (k, p), pairs or None)`` of ``design`` at ``coef``."""
         n = design.shape[0]
         k = self.n_classes
-        R = np.empty((n, k))
         V = np.empty((n, k * (k - 1) // 2)) if hessian else None
         P = np.empty((n, k)) if keep_proba else None
-        loss = _sparse_kernel.row_statistics(*self._rows(design), y, w,
-                                             self._softmax_coef_t(coef), self.fit_intercept,
-                                             R, V, P, self.n_threads)
-        grad = _sparse_kernel.xt_product(*design.csc, design.data, R, self.fit_intercept,
-                                         self.n_threads).T
+        loss, grad = _sparse_kernel.loss_gradient(*self._rows(design), y, w,
+                                                  self._softmax_coef_t(coef),
+                                                  self.fit_intercept, V, P, self.n_threads)
         if keep_proba:
             self._proba = (np.array(coef, dtype=np.float64), P)
         pairs = None if V is None else pair_products(design, V, self.fit_intercept,
                                                      self.n_threads)
-        return float(loss), (grad[1:] if self.binary else np.ascontiguousarray(grad)), pairs
+        return float(loss), self._from_transposed(grad), pairs
+
+    def _from_transposed(self, out_t):
+        """``(k, p)`` (binary: the positive class's row) from a kernel's ``(p, k)``."""
+        return out_t.T[1:].copy() if self.binary else np.ascontiguousarray(out_t.T)
 
     def stats(self, coef, *, hessian=True):
         """One pass: ``(loss, grad (k, p), pairs (K, p(p+1)/2) or None)`` at ``coef``."""
@@ -221,13 +218,10 @@ class _SparseOracleBase:
         are kept (``n x k``) for the next products at the same ``coef`` (CG)."""
         self._count("hvp")
         P, fill = self._probabilities(coef)
-        R = np.empty((self.design.shape[0], self.n_classes))
-        _sparse_kernel.hvp_residuals(*self._rows(self.design), self.w,
-                                     self._softmax_coef_t(coef), self._softmax_coef_t(vector),
-                                     self.fit_intercept, P, fill, R, self.n_threads)
-        out = _sparse_kernel.xt_product(*self.design.csc, self.design.data, R,
-                                        self.fit_intercept, self.n_threads).T
-        return out[1:] if self.binary else np.ascontiguousarray(out)
+        out = _sparse_kernel.hessian_vector_product(
+            *self._rows(self.design), self.w, self._softmax_coef_t(coef),
+            self._softmax_coef_t(vector), self.fit_intercept, P, fill, self.n_threads)
+        return self._from_transposed(out)
 
     def hessian(self, pairs):
         """Full data Hessian ``(k p, k p)`` class-major (binary ``(p, p)``) from ``pairs``."""
@@ -306,10 +300,9 @@ class SparseHessianFreeOracle(_SparseOracleBase):
         self._count("preconditioner")
         P, fill = self._probabilities(coef)
         if fill:
-            R = np.empty_like(P)
-            _sparse_kernel.row_statistics(*self._rows(self.design), self.y, self.w,
-                                          self._softmax_coef_t(coef), self.fit_intercept,
-                                          R, None, P, self.n_threads)
+            _sparse_kernel.loss_gradient(*self._rows(self.design), self.y, self.w,
+                                         self._softmax_coef_t(coef), self.fit_intercept,
+                                         None, P, self.n_threads)
         blocks = _sparse_kernel.class_blocks(*self.design.csc, self.design.data, P, self.w,
                                              self.fit_intercept, self.n_threads)
         if self.binary:

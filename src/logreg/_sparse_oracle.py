@@ -41,6 +41,11 @@ HESSIAN_BUDGET_BYTES = 1 << 29
 # costs this many Hessian-vector products: a Newton-CG fit spends a few dozen
 # products where an exact Newton fit spends 5-10 such passes.
 HESSIAN_FREE_MIN_RATIO = 40.0
+# ... and only when that pass costs at least this many flops (small problems:
+# a full Newton step is cheap whatever the ratio)
+HESSIAN_FREE_MIN_FLOPS = 1e8
+# Columns per batched inversion of the preconditioner's k x k blocks.
+INVERSE_CHUNK = 2048
 # Row subsample of the approximate Hessians (as logreg._oracle).
 SUBSAMPLE = 8
 SUBSAMPLE_MIN_PER_COORD = 8
@@ -92,7 +97,9 @@ def choose_route(design, n_classes, fit_intercept):
     hessian_bytes = 8.0 * (k * p) ** 2
     ratio = (pair_flops + cholesky_flops) / max(hvp_flops, 1.0)
     fits = hessian_bytes <= HESSIAN_BUDGET_BYTES
-    route = "full" if fits and (k == 1 or ratio < HESSIAN_FREE_MIN_RATIO) else "hessian-free"
+    cheap = (k == 1 or ratio < HESSIAN_FREE_MIN_RATIO
+             or pair_flops + cholesky_flops < HESSIAN_FREE_MIN_FLOPS)
+    route = "full" if fits and cheap else "hessian-free"
     return route, dict(hessian_bytes=hessian_bytes, cost_ratio=ratio)
 
 
@@ -315,7 +322,8 @@ class BlockDiagonalPreconditioner:
 
     def __init__(self, blocks, *, scale, l2, free):
         p, k, _ = blocks.shape
-        M = blocks * scale
+        M = blocks          # in place: p k^2 is the largest array of the route
+        M *= scale
         idx = np.arange(k)
         M[:, idx, idx] += np.asarray(l2).T
         diag = M[:, idx, idx]
@@ -331,7 +339,10 @@ class BlockDiagonalPreconditioner:
         # whose rows all sit in one class are singular)
         M[:, idx, idx] += 1e-10 * np.maximum(diag, 1e-14 * scale_ref)
         self.k, self.p = k, p
-        self.inverse = np.linalg.inv(M)
+        # inverted in place, by chunks of columns: no second p k^2 array
+        for start in range(0, p, INVERSE_CHUNK):
+            M[start:start + INVERSE_CHUNK] = np.linalg.inv(M[start:start + INVERSE_CHUNK])
+        self.inverse = M
 
     def solve(self, r):
         R = r.reshape(self.k, self.p).T                  # (p, k)

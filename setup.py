@@ -62,7 +62,8 @@ extensions = [
     Extension(
         "logreg._sparse_kernel",
         ["src/logreg/_sparse_kernel.pyx"],
-        include_dirs=[np.get_include()],
+        include_dirs=[np.get_include(), "src/logreg"],
+        depends=["src/logreg/_sparse_simd.h"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],

@@ -41,6 +41,24 @@ from libc.stdlib cimport free, malloc
 cimport cython
 import numpy as np
 
+cdef extern from "_sparse_simd.h" nogil:
+    Py_ssize_t lr_sp_band_i32_f32(const int32_t*, const int32_t*, const float*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i32_f64(const int32_t*, const int32_t*, const double*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i64_f32(const int64_t*, const int64_t*, const float*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i64_f64(const int64_t*, const int64_t*, const double*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+
 ctypedef fused index_t:
     int32_t
     int64_t
@@ -53,9 +71,12 @@ cdef enum:
     # rows per block of the row phase: the unit of parallel work and of the
     # fixed-order loss reduction
     ROW_BLOCK = 512
-    # bytes of CSR entries and pair weights per band of rows in pair_products:
-    # a share of L2 that leaves room for the columns' output slabs
-    PAIR_BAND_BYTES = 1 << 18
+    # pair_products: bytes of CSR entries and pair weights per band of rows,
+    # and of output slabs per column group (each about a core's L2 share).
+    # At (2e5, 300, k=5): no bands 0.88 s on one thread, bands 0.2 s; bands of
+    # 256K-8M and groups of 128K-1G bytes within 10% of each other
+    PAIR_BAND_BYTES = 1 << 20
+    PAIR_SLAB_BYTES = 1 << 18
     # gradient-type passes: scatter updates per output entry and segment, and
     # the most segments (each holds a p x k buffer)
     SEGMENT_WORK_PER_OUTPUT = 4
@@ -106,6 +127,26 @@ cdef inline double _sum_blocks(const double* partial, Py_ssize_t n_blocks,
     for b in range(n_blocks):
         total = total + partial[b * stride]
     return total
+
+
+cdef inline Py_ssize_t _column_band(const index_t* indptr, const index_t* indices,
+                                    const data_t* data, const Py_ssize_t* crows,
+                                    const Py_ssize_t* cpos, Py_ssize_t t, Py_ssize_t t_end,
+                                    Py_ssize_t r1, const double* V, Py_ssize_t K,
+                                    double* slab, Py_ssize_t d, bint fit_intercept) noexcept nogil:
+    """The C loop of ``_sparse_simd.h`` for these index and value types."""
+    if index_t is int32_t and data_t is float:
+        return lr_sp_band_i32_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    elif index_t is int32_t and data_t is double:
+        return lr_sp_band_i32_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    elif index_t is int64_t and data_t is float:
+        return lr_sp_band_i64_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    else:
+        return lr_sp_band_i64_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
 
 
 def segment_bounds(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t p, Py_ssize_t k):
@@ -320,13 +361,13 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     """Packed ``M_q = [X, 1]^T diag(V[:, q]) [X, 1]`` for every column ``q`` of
     ``V``, entry-major ``(P2, K)`` (module docstring).
 
-    The columns are cut into groups of about equal work (a few per thread,
-    handed out dynamically, no barrier until the end).  A group visits the
-    rows in *bands* of consecutive rows whose CSR entries and pair weights fit
-    in cache (``PAIR_BAND_BYTES``), column by column within a band, each
-    column advancing its own cursor into the CSC index.  Every entry
-    accumulates its rows in increasing order whatever the groups, bands and
-    threads, so the result is the same bits for any ``n_threads``.
+    Rows are visited in *bands* of consecutive rows whose CSR entries and pair
+    weights fit in cache (``PAIR_BAND_BYTES``).  Within a band the threads
+    share out groups of consecutive columns of about equal work, whose output
+    slabs take about ``PAIR_SLAB_BYTES``; each column advances its own cursor
+    into the CSC index.  Every entry accumulates its rows in increasing order
+    whatever the groups, bands and threads, so the result is the same bits
+    for any ``n_threads``.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = cindptr.shape[0] - 1, K = V.shape[1]
     cdef Py_ssize_t p = d + fit_intercept
@@ -340,46 +381,24 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     cdef double row_bytes = (nnz * (sizeof(data_t) + sizeof(index_t)) / max(n, 1)
                              + 8.0 * K + 16.0)
     cdef Py_ssize_t band = max(64, <Py_ssize_t>(PAIR_BAND_BYTES / row_bytes))
-    cdef Py_ssize_t n_groups = min(d, 4 * T)
+    cdef Py_ssize_t n_groups = min(d, max(T, <Py_ssize_t>(8.0 * P2 * K / PAIR_SLAB_BYTES)))
     cdef Py_ssize_t[::1] group_start = _balanced_column_groups(indptr, crows, cpos, cindptr,
                                                                n_groups)
-    cdef Py_ssize_t g, r0, r1, a, t, f, q, row, c, base, end, t_end
-    cdef Py_ssize_t* cursor
-    cdef double va, xx
-    cdef const double* Vn
+    cursor_arr = np.array(cindptr[:d], dtype=np.intp)
+    cdef Py_ssize_t[::1] cursor = cursor_arr
+    cdef Py_ssize_t g, r0, r1, a, row, q
     cdef double* dst
     with nogil:
-        for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
-            cursor = <Py_ssize_t*>malloc((group_start[g + 1] - group_start[g] + 1)
-                                         * sizeof(Py_ssize_t))
-            for a in range(group_start[g], group_start[g + 1]):
-                cursor[a - group_start[g]] = cindptr[a]
-            r0 = 0
-            while r0 < n:
-                r1 = min(n, r0 + band)
+        r0 = 0
+        while r0 < n:
+            r1 = min(n, r0 + band)
+            for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
                 for a in range(group_start[g], group_start[g + 1]):
-                    base = _packed_row(a, p) - a       # entry (a, c) sits at base + c
-                    t = cursor[a - group_start[g]]
-                    t_end = cindptr[a + 1]
-                    while t < t_end and crows[t] < r1:
-                        row = crows[t]
-                        va = data[cpos[t]]
-                        Vn = &V[row, 0]
-                        end = indptr[row + 1]
-                        for f in range(cpos[t], end):
-                            c = indices[f]
-                            xx = va * data[f]
-                            dst = op + (base + c) * K
-                            for q in range(K):
-                                dst[q] = dst[q] + xx * Vn[q]
-                        if fit_intercept:
-                            dst = op + (base + d) * K
-                            for q in range(K):
-                                dst[q] = dst[q] + va * Vn[q]
-                        t = t + 1
-                    cursor[a - group_start[g]] = t
-                r0 = r1
-            free(cursor)
+                    cursor[a] = _column_band(&indptr[0], &indices[0], &data[0], &crows[0],
+                                             &cpos[0], cursor[a], cindptr[a + 1], r1,
+                                             &V[0, 0], K, op + (_packed_row(a, p) - a) * K,
+                                             d, fit_intercept)
+            r0 = r1
         if fit_intercept:
             dst = op + _packed_row(d, p) * K
             for row in range(n):

@@ -450,6 +450,10 @@ def main(file=sys.stdout):
     run_kernel_table(file=file)
     print("\nWhole fits (same process, default threads)", file=file)
     print(format_kernel_table(fit_table()), file=file)
+    from ._bench_sparse import sparse_fit_rows, sparse_hessian_row
+
+    print("\nSparse X (CSR), same process", file=file)
+    print(format_kernel_table([sparse_hessian_row()] + sparse_fit_rows()), file=file)
     return 0
 
 

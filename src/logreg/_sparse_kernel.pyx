@@ -198,7 +198,7 @@ cdef double _reduce_segments(double* buf, Py_ssize_t n_seg, Py_ssize_t ld,
 
 def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
                   const data_t[::1] data, const Py_ssize_t[::1] y, sample_weight,
-                  const double[:, ::1] coef_t, bint fit_intercept, V, P, int n_threads):
+                  const double[:, ::1] coef_t, bint fit_intercept, V, P, R, int n_threads):
     """One pass: ``(sum_n w_n CE_n, gradient (p, k))`` at ``coef`` (``coef_t`` its
     ``(p, k)`` transpose).
 
@@ -207,7 +207,8 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
     no ``p - 1`` cancellation), scattered into its segment's gradient buffer.
     Also fills ``V`` ``(n, K)`` (or None) with the pair weights
     ``w_n p_ni p_nj`` (i < j) and ``P`` ``(n, k)`` (or None) with the
-    probabilities.
+    probabilities.  ``R`` ``(n, k)`` (or None): the residuals are written
+    there instead, and the gradient is left to ``xt_product`` (returned None).
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
     cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
@@ -219,9 +220,13 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
     cdef bint want_v = V is not None, want_p = P is not None
     cdef double[:, ::1] Vm = V if want_v else np.empty((1, 1))
     cdef double[:, ::1] Pm = P if want_p else np.empty((1, 1))
+    cdef bint scatter = R is None
+    cdef double[:, ::1] Rm = np.empty((1, 1)) if scatter else R
+    if not scatter:
+        ld = 8
     cdef double[::1] buf = np.zeros(n_seg * ld)
-    grad_arr = np.empty((p, k))
-    cdef double[:, ::1] grad = grad_arr
+    grad_arr = np.empty((p, k)) if scatter else None
+    cdef double[:, ::1] grad = grad_arr if scatter else np.empty((1, 1))
     cdef int T = max(1, n_threads)
     cdef Py_ssize_t s, row, i, j, q, yr
     cdef double* eta
@@ -255,21 +260,31 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
                         rest = rest + eta[i]
                         eta[i] = w * eta[i]
                 eta[yr] = -w * rest
-                _scatter_row(&indptr[0], &indices[0], &data[0], row, eta, d, k,
-                             fit_intercept, G)
-            G[p * k] = acc
+                if scatter:
+                    _scatter_row(&indptr[0], &indices[0], &data[0], row, eta, d, k,
+                                 fit_intercept, G)
+                else:
+                    for i in range(k):
+                        Rm[row, i] = eta[i]
+            G[ld - 8] = acc
             free(eta)
-        loss = _reduce_segments(&buf[0], n_seg, ld, p * k, &grad[0, 0], T)
+        if scatter:
+            loss = _reduce_segments(&buf[0], n_seg, ld, p * k, &grad[0, 0], T)
+        else:
+            loss = _sum_blocks(&buf[0], n_seg, 8)
     return loss, grad_arr
 
 
 def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices,
                            const data_t[::1] data, sample_weight,
                            const double[:, ::1] coef_t, const double[:, ::1] vector_t,
-                           bint fit_intercept, double[:, ::1] P, bint fill, int n_threads):
+                           bint fit_intercept, double[:, ::1] P, bint fill, R,
+                           int n_threads):
     """One pass: ``(H v)^T`` ``(p, k)``: per row ``r_i = w p_i (s_i - sum_j p_j s_j)``
     with ``s = x V^T``, scattered like a gradient.  ``P`` ``(n, k)`` holds the
-    probabilities at ``coef`` (``fill``: computed here and written to it first)."""
+    probabilities at ``coef`` (``fill``: computed here and written to it first).
+    ``R`` ``(n, k)`` (or None): the rows ``r`` are written there instead (then
+    ``xt_product`` makes the product; returns None)."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
     cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
     cdef Py_ssize_t[::1] seg = segment_bounds(n, indices.shape[0], p, k)
@@ -277,9 +292,11 @@ def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices
     cdef double[::1] wv = (np.ones(1) if sample_weight is None
                            else np.asarray(sample_weight, dtype=np.float64))
     cdef bint weighted = sample_weight is not None
-    cdef double[::1] buf = np.zeros(n_seg * ld)
-    out_arr = np.empty((p, k))
-    cdef double[:, ::1] out = out_arr
+    cdef bint scatter = R is None
+    cdef double[:, ::1] Rm = np.empty((1, 1)) if scatter else R
+    cdef double[::1] buf = np.zeros(n_seg * ld if scatter else 8)
+    out_arr = np.empty((p, k)) if scatter else None
+    cdef double[:, ::1] out = out_arr if scatter else np.empty((1, 1))
     cdef int T = max(1, n_threads)
     cdef Py_ssize_t s, row, i
     cdef double* sv
@@ -288,7 +305,7 @@ def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices
     with nogil:
         for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
             sv = <double*>malloc(k * sizeof(double))
-            G = &buf[s * ld]
+            G = &buf[s * ld] if scatter else &buf[0]
             for row in range(seg[s], seg[s + 1]):
                 if fill:
                     _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d,
@@ -302,12 +319,17 @@ def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices
                 ps = 0.0
                 for i in range(k):
                     ps = ps + P[row, i] * sv[i]
-                for i in range(k):
-                    sv[i] = w * P[row, i] * (sv[i] - ps)
-                _scatter_row(&indptr[0], &indices[0], &data[0], row, sv, d, k,
-                             fit_intercept, G)
+                if scatter:
+                    for i in range(k):
+                        sv[i] = w * P[row, i] * (sv[i] - ps)
+                    _scatter_row(&indptr[0], &indices[0], &data[0], row, sv, d, k,
+                                 fit_intercept, G)
+                else:
+                    for i in range(k):
+                        Rm[row, i] = w * P[row, i] * (sv[i] - ps)
             free(sv)
-        _reduce_segments(&buf[0], n_seg, ld, p * k, &out[0, 0], T)
+        if scatter:
+            _reduce_segments(&buf[0], n_seg, ld, p * k, &out[0, 0], T)
     return out_arr
 
 
@@ -351,6 +373,31 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
             free(buf)
         for t in range(m):
             out[t] = _sum_blocks(&partial[t], n_blocks, stride)
+    return out_arr
+
+
+def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
+               const Py_ssize_t[::1] cpos, const data_t[::1] data,
+               const double[:, ::1] R, bint fit_intercept, int n_threads):
+    """Column phase: ``[X, 1]^T R`` ``(p, k)``, column ``a`` owning output row ``a``
+    (no reduction: for wide X, whose segment buffers would outweigh ``R``)."""
+    cdef Py_ssize_t d = cindptr.shape[0] - 1, n = R.shape[0], k = R.shape[1]
+    cdef Py_ssize_t p = d + fit_intercept
+    out_arr = np.zeros((p, k))
+    cdef double[:, ::1] out = out_arr
+    cdef Py_ssize_t a, t, i, row
+    cdef double v
+    with nogil:
+        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=64):
+            for t in range(cindptr[a], cindptr[a + 1]):
+                row = crows[t]
+                v = data[cpos[t]]
+                for i in range(k):
+                    out[a, i] += v * R[row, i]
+        if fit_intercept:
+            for row in range(n):
+                for i in range(k):
+                    out[d, i] += R[row, i]
     return out_arr
 
 

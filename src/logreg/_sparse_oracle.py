@@ -154,6 +154,14 @@ class _SparseOracleBase:
         self.hessian_fits = 8.0 * (self.k * self.p) ** 2 <= HESSIAN_BUDGET_BYTES
         self._proba = None          # (coef, P) of the last pass that kept them
 
+    def _by_columns(self, design):
+        """Whether ``design``'s gradient-type products go through an ``(n, k)``
+        residual and the column phase (``_sparse_kernel.xt_product``) rather than
+        per-segment ``p x k`` buffers: when those buffers would outweigh it (wide X)."""
+        n, d = design.shape
+        segments = len(_sparse_kernel.segment_bounds(n, design.nnz, self.p, self.n_classes)) - 1
+        return segments * self.p > n
+
     def _count(self, kind):
         self.n_passes += 1
         self.pass_log.append(kind)
@@ -174,9 +182,13 @@ class _SparseOracleBase:
         k = self.n_classes
         V = np.empty((n, k * (k - 1) // 2)) if hessian else None
         P = np.empty((n, k)) if keep_proba else None
+        R = np.empty((n, k)) if self._by_columns(design) else None
         loss, grad = _sparse_kernel.loss_gradient(*self._rows(design), y, w,
                                                   self._softmax_coef_t(coef),
-                                                  self.fit_intercept, V, P, self.n_threads)
+                                                  self.fit_intercept, V, P, R, self.n_threads)
+        if R is not None:
+            grad = _sparse_kernel.xt_product(*design.csc, design.data, R, self.fit_intercept,
+                                             self.n_threads)
         if keep_proba:
             self._proba = (np.array(coef, dtype=np.float64), P)
         pairs = None if V is None else pair_products(design, V, self.fit_intercept,
@@ -225,9 +237,13 @@ class _SparseOracleBase:
         are kept (``n x k``) for the next products at the same ``coef`` (CG)."""
         self._count("hvp")
         P, fill = self._probabilities(coef)
+        R = np.empty_like(P) if self._by_columns(self.design) else None
         out = _sparse_kernel.hessian_vector_product(
             *self._rows(self.design), self.w, self._softmax_coef_t(coef),
-            self._softmax_coef_t(vector), self.fit_intercept, P, fill, self.n_threads)
+            self._softmax_coef_t(vector), self.fit_intercept, P, fill, R, self.n_threads)
+        if R is not None:
+            out = _sparse_kernel.xt_product(*self.design.csc, self.design.data, R,
+                                            self.fit_intercept, self.n_threads)
         return self._from_transposed(out)
 
     def hessian(self, pairs):
@@ -309,7 +325,7 @@ class SparseHessianFreeOracle(_SparseOracleBase):
         if fill:
             _sparse_kernel.loss_gradient(*self._rows(self.design), self.y, self.w,
                                          self._softmax_coef_t(coef), self.fit_intercept,
-                                         None, P, self.n_threads)
+                                         None, P, np.empty_like(P), self.n_threads)
         blocks = _sparse_kernel.class_blocks(*self.design.csc, self.design.data, P, self.w,
                                              self.fit_intercept, self.n_threads)
         if self.binary:

@@ -185,10 +185,19 @@ def oracle_pair(X, y, w, k, fit_intercept=True):
             _sparse_oracle.SparseHessianFreeOracle(design, y, w, **kw))
 
 
+def force_phase(monkeypatch, by_columns):
+    """Gradient-type products by the column phase (an (n, k) residual) or by
+    per-segment buffers, whatever the shape would choose."""
+    monkeypatch.setattr(_sparse_oracle._SparseOracleBase, "_by_columns",
+                        lambda self, design: by_columns)
+
+
+@pytest.mark.parametrize("by_columns", [True, False])
 @pytest.mark.parametrize("k", [2, 4])
-def test_oracle_passes_against_numpy(k):
+def test_oracle_passes_against_numpy(monkeypatch, k, by_columns):
     """Loss, gradient, step ladder and Hessian-vector products of the sparse kernel
     against the NumPy formulas (``logreg._loss``, ``logreg._blocks``) on dense X."""
+    force_phase(monkeypatch, by_columns)
     X, y, w = sparse_problem(k=k)
     Xd = X.toarray()
     full, free = oracle_pair(X, y, w, k)
@@ -238,7 +247,9 @@ def test_preconditioner_blocks_are_the_hessian_diagonal_blocks():
         assert np.count_nonzero(got) == k
 
 
-def test_bit_identical_for_any_thread_count():
+@pytest.mark.parametrize("by_columns", [True, False])
+def test_bit_identical_for_any_thread_count(monkeypatch, by_columns):
+    force_phase(monkeypatch, by_columns)
     X, y, w = sparse_problem(n=3000, d=60, k=4, density=0.1)
     a = logreg.LogisticRegression(n_threads=1).fit(X, y, sample_weight=w)
     b = logreg.LogisticRegression(n_threads=2).fit(X, y, sample_weight=w)

@@ -114,8 +114,8 @@ def sparse_fit_rows(*, repeats=3, quick=False):
     fit), each (logreg too) at the loosest tol of ``TOL_LADDER`` that reaches
     it; fits interleaved, medians with ranges; the route logreg took and the
     peak memory its fit allocates (an untimed fit under ``tracemalloc``)
-    against X's dense size.  newton-cholesky is
-    tried only where its dense ``(k p)^2`` Hessian is small (``k p <= 2000``);
+    against X's dense size.  newton-cholesky is tried only where its dense
+    Hessian is cheap (``n (k p)^2 <= 1e10`` flops an iteration);
     sag/saga are not tried (they need scaled features and many epochs).
     ``quick`` divides n by 10 (a smoke run).  Returns row dicts like
     ``logreg._bench.kernel_table``."""
@@ -150,8 +150,8 @@ def sparse_fit_rows(*, repeats=3, quick=False):
             continue
         peers = {}
         for solver in SKLEARN_SOLVERS:
-            if solver == "newton-cholesky" and k * X.shape[1] > 2000:
-                continue
+            if solver == "newton-cholesky" and X.shape[0] * (k * X.shape[1]) ** 2 > 1e10:
+                continue        # its dense (k p)^2 Hessian: minutes per iteration
             found = _loosest_tol(lambda tol, solver=solver: SkLogisticRegression(
                 solver=solver, C=C, tol=tol, max_iter=10_000), X, y, f_obj, f_best)
             if found is not None:

@@ -101,7 +101,9 @@ class LogisticRegression:
         Newton step held; 3 after a backtracking line search), and ``hessian``,
         where the step's curvature came from: ``"exact"``, ``"kronecker"``
         (exact, at the zero-slope start), ``"subsample"`` (a row subsample, far
-        from the optimum) or ``"cg"`` (Hessian-free conjugate gradients).
+        from the optimum) or ``"cg"`` (Hessian-free conjugate gradients); for
+        sparse X also ``route``, ``"full"`` or ``"hessian-free"``
+        (``logreg._sparse_oracle``).
     n_passes_ : int or None
         Passes over the data the Newton fit made in all (None for "gd").
     learning_rate_ : float, only for solver="gd"

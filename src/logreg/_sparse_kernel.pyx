@@ -1,19 +1,20 @@
 # cython: language_level=3
 """Data passes over a sparse X: a canonical CSR matrix plus a CSC index of it.
 
-Every pass is split into a *row phase* and a *column phase*, so that no
-thread ever shares an accumulator and no reduction depends on the thread
-count (results are bit-for-bit the same for any ``n_threads``):
+No pass shares an accumulator between threads, and no sum depends on the
+thread count, so every result is bit-for-bit the same for any ``n_threads``:
 
-* row phase (CSR, ``prange`` over fixed row blocks): per row the logits
-  ``eta = x coef^T``, the softmax, the per-row loss, the weighted residual
-  ``R`` (``n x k``) and, when wanted, the pair weights ``V`` (``n x K``,
-  ``w p_i p_j`` for ``i < j``).  Losses are summed per block, then over
-  blocks in block order.
-* column phase (CSC index, ``prange`` over columns): column ``a`` owns row
-  ``a`` of the outputs -- of ``X^T R`` and of the packed pair products
-  ``M_ij[a, c >= a]`` -- so threads write disjoint entries, each in the
-  fixed order of the column's rows.
+* *row passes* (CSR, ``prange`` over row segments whose bounds depend on the
+  shape only, ``segment_bounds``): per row the logits ``eta = x coef^T``, the
+  softmax, the loss, the weighted residual ``r`` and, when wanted, the pair
+  weights ``V`` (``w p_i p_j``, i < j).  ``r x^T`` is scattered into the
+  segment's ``p x k`` buffer and the buffers are added in segment order --
+  or, for wide X (those buffers would outweigh it), ``r`` goes to an
+  ``(n, k)`` array for a column pass.
+* *column passes* (CSC index, ``prange`` over columns): column ``a`` owns row
+  ``a`` of the output -- of ``X^T R`` (``xt_product``), of the packed pair
+  products ``M_ij[a, c >= a]`` (``pair_products``), of the preconditioner's
+  class blocks -- and adds its rows in increasing order.
 
 The CSC index (``cindptr``, ``crows``, ``cpos``) lists, column by column, the
 rows of the non-zeros and their positions in the CSR arrays: the values are

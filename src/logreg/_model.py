@@ -163,7 +163,7 @@ class LogisticRegression:
             estimator_type="classifier",
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(),
-            input_tags=InputTags(),
+            input_tags=InputTags(sparse=True),
         )
 
     def __sklearn_is_fitted__(self):

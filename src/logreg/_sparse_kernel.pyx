@@ -378,10 +378,11 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
 
 
 def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
-               const Py_ssize_t[::1] cpos, const data_t[::1] data,
+               const data_t[::1] cdata,
                const double[:, ::1] R, bint fit_intercept, int n_threads):
     """Column phase: ``[X, 1]^T R`` ``(p, k)``, column ``a`` owning output row ``a``
-    (no reduction: for wide X, whose segment buffers would outweigh ``R``)."""
+    (no reduction: for wide X, whose segment buffers would outweigh ``R``).
+    ``cdata``: X's values in CSC order (read in sequence, not through ``cpos``)."""
     cdef Py_ssize_t d = cindptr.shape[0] - 1, n = R.shape[0], k = R.shape[1]
     cdef Py_ssize_t p = d + fit_intercept
     out_arr = np.zeros((p, k))
@@ -392,7 +393,7 @@ def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
         for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=64):
             for t in range(cindptr[a], cindptr[a + 1]):
                 row = crows[t]
-                v = data[cpos[t]]
+                v = cdata[t]
                 for i in range(k):
                     out[a, i] += v * R[row, i]
         if fit_intercept:
@@ -484,7 +485,7 @@ cdef object _balanced_column_groups(const index_t[::1] indptr, const Py_ssize_t[
 
 
 def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
-                 const Py_ssize_t[::1] cpos, const data_t[::1] data,
+                 const data_t[::1] cdata,
                  const double[:, ::1] P, sample_weight, bint fit_intercept, int n_threads):
     """The ``k x k`` diagonal blocks of the data Hessian, one per column ``a``:
     ``B_a = sum_n w_n x_na^2 (diag(p_n) - p_n p_n^T)``, shape ``(p, k, k)``."""
@@ -501,7 +502,7 @@ def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
         for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=8):
             for t in range(cindptr[a], cindptr[a + 1]):
                 row = crows[t]
-                v = data[cpos[t]]
+                v = cdata[t]
                 c = v * v * (wv[row] if weighted else 1.0)
                 for i in range(k):
                     out[a, i, i] += c * P[row, i]

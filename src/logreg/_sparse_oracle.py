@@ -21,7 +21,8 @@ and a statistics pass with pair products plus the Cholesky costs less than
 ``HESSIAN_FREE_MIN_RATIO`` Hessian-vector products.
 
 Memory model (besides X itself): the CSC index of X (``cindptr``, ``crows``,
-``cpos``: ``16 nnz + 8 d`` bytes, built once per fit), per pass an ``(n, k)``
+``cpos``: ``16 nnz + 8 d`` bytes, built once per fit; the column passes of
+wide X also keep X's values in that order, ``nnz`` values more), per pass an ``(n, k)``
 residual and, on the full route, ``(n, K)`` pair weights; on the full route
 the pair products ``K p (p + 1) / 2`` and the solver's ``(k p)^2`` Hessian;
 on the Hessian-free route an ``(n, k)`` probability cache and the
@@ -65,12 +66,21 @@ class SparseDesign:
         self.indptr, self.indices, self.data = X.indptr, X.indices, X.data
         self.dtype = X.data.dtype
         self._csc = None
+        self._column_values = None
 
     @property
     def csc(self):
         if self._csc is None:
             self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1])
         return self._csc
+
+    @property
+    def column_values(self):
+        """X's values in the order of the CSC index (a copy, made once): the column
+        passes then read them in sequence."""
+        if self._column_values is None:
+            self._column_values = self.data[self.csc[2]]
+        return self._column_values
 
     def row_lengths(self):
         return np.diff(self.indptr)
@@ -187,8 +197,8 @@ class _SparseOracleBase:
                                                   self._softmax_coef_t(coef),
                                                   self.fit_intercept, V, P, R, self.n_threads)
         if R is not None:
-            grad = _sparse_kernel.xt_product(*design.csc, design.data, R, self.fit_intercept,
-                                             self.n_threads)
+            grad = _sparse_kernel.xt_product(design.csc[0], design.csc[1], design.column_values,
+                                             R, self.fit_intercept, self.n_threads)
         if keep_proba:
             self._proba = (np.array(coef, dtype=np.float64), P)
         pairs = None if V is None else pair_products(design, V, self.fit_intercept,
@@ -242,7 +252,8 @@ class _SparseOracleBase:
             *self._rows(self.design), self.w, self._softmax_coef_t(coef),
             self._softmax_coef_t(vector), self.fit_intercept, P, fill, R, self.n_threads)
         if R is not None:
-            out = _sparse_kernel.xt_product(*self.design.csc, self.design.data, R,
+            out = _sparse_kernel.xt_product(self.design.csc[0], self.design.csc[1],
+                                            self.design.column_values, R,
                                             self.fit_intercept, self.n_threads)
         return self._from_transposed(out)
 
@@ -326,7 +337,8 @@ class SparseHessianFreeOracle(_SparseOracleBase):
             _sparse_kernel.loss_gradient(*self._rows(self.design), self.y, self.w,
                                          self._softmax_coef_t(coef), self.fit_intercept,
                                          None, P, np.empty_like(P), self.n_threads)
-        blocks = _sparse_kernel.class_blocks(*self.design.csc, self.design.data, P, self.w,
+        blocks = _sparse_kernel.class_blocks(self.design.csc[0], self.design.csc[1],
+                                             self.design.column_values, P, self.w,
                                              self.fit_intercept, self.n_threads)
         if self.binary:
             blocks = blocks[:, 1:, 1:]

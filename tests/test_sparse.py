@@ -10,6 +10,7 @@ from logreg import _blocks, _sparse_oracle
 from logreg._validation import check_X_sparse
 
 from .tolerances import (
+    PRECONDITIONER_RTOL,
     SPARSE_DENSE_RTOL,
     SPARSE_KERNEL_RTOL,
     SPARSE_ROUTE_RTOL,
@@ -243,7 +244,7 @@ def test_preconditioner_blocks_are_the_hessian_diagonal_blocks():
         v = np.zeros(k * p)
         v[idx] = r[idx]
         got = M.solve(v)
-        assert_allclose_scaled((block + mu / k) @ got[idx], r[idx], 1e-8)
+        assert_allclose_scaled((block + mu / k) @ got[idx], r[idx], PRECONDITIONER_RTOL)
         assert np.count_nonzero(got) == k
 
 

@@ -57,7 +57,8 @@ class SparseDesign:
 
     ``cindptr`` (d + 1), ``crows`` and ``cpos`` (nnz, intp): for column ``a``
     the rows of its non-zeros and their positions in the CSR arrays, in row
-    order -- what the column phase of the kernel reads (no values copied).
+    order -- what the column passes of the kernel read; ``column_values``
+    copies X's values into that order on first use.
     """
 
     def __init__(self, X):
@@ -90,9 +91,6 @@ class SparseDesign:
         X = sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)[::m]
         X.sort_indices()
         return SparseDesign(X)
-
-    def matrix(self):
-        return sp.csr_matrix((self.data, self.indices, self.indptr), shape=self.shape)
 
 
 def choose_route(design, n_classes, fit_intercept):
@@ -163,6 +161,7 @@ class _SparseOracleBase:
         self.sum_weights = float(design.shape[0] if w is None else w.sum())
         self.hessian_fits = 8.0 * (self.k * self.p) ** 2 <= HESSIAN_BUDGET_BYTES
         self._proba = None          # (coef, P) of the last pass that kept them
+        self._coef_t = None         # (coef, its (p, k) softmax transpose) last made
 
     def _by_columns(self, design):
         """Whether ``design``'s gradient-type products go through an ``(n, k)``
@@ -182,6 +181,13 @@ class _SparseOracleBase:
         if self.binary:
             coef = np.concatenate([np.zeros((1, self.p)), coef])
         return np.ascontiguousarray(coef.T)
+
+    def _coef_t_kept(self, coef):
+        """``_softmax_coef_t(coef)``, kept for the next call at the same ``coef``
+        (CG's products all are)."""
+        if self._coef_t is None or not np.array_equal(self._coef_t[0], coef):
+            self._coef_t = (np.array(coef, dtype=np.float64), self._softmax_coef_t(coef))
+        return self._coef_t[1]
 
     def _rows(self, design):
         return design.indptr, design.indices, design.data
@@ -249,7 +255,7 @@ class _SparseOracleBase:
         P, fill = self._probabilities(coef)
         R = np.empty_like(P) if self._by_columns(self.design) else None
         out = _sparse_kernel.hessian_vector_product(
-            *self._rows(self.design), self.w, self._softmax_coef_t(coef),
+            *self._rows(self.design), self.w, self._coef_t_kept(coef),
             self._softmax_coef_t(vector), self.fit_intercept, P, fill, R, self.n_threads)
         if R is not None:
             out = _sparse_kernel.xt_product(self.design.csc[0], self.design.csc[1],
@@ -367,12 +373,14 @@ class BlockDiagonalPreconditioner:
         # whose rows all sit in one class are singular)
         M[:, idx, idx] += 1e-10 * np.maximum(diag, 1e-14 * scale_ref)
         self.k, self.p = k, p
-        # inverted in place, by chunks of columns: no second p k^2 array
+        # inverted in place, by chunks of columns (no second p k^2 float64 array),
+        # then kept in float32: each solve streams it, and a preconditioner only
+        # steers CG (as the solver's float32 Cholesky preconditioners)
         for start in range(0, p, INVERSE_CHUNK):
             M[start:start + INVERSE_CHUNK] = np.linalg.inv(M[start:start + INVERSE_CHUNK])
-        self.inverse = M
+        self.inverse = M.astype(np.float32)
 
     def solve(self, r):
-        R = r.reshape(self.k, self.p).T                  # (p, k)
-        out = np.einsum("aij,aj->ai", self.inverse, R)
-        return np.ascontiguousarray(out.T).ravel()
+        R = r.reshape(self.k, self.p).T.astype(np.float32)[:, :, None]    # (p, k, 1)
+        out = np.matmul(self.inverse, R)[:, :, 0]
+        return np.ascontiguousarray(out.T, dtype=np.float64).ravel()

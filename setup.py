@@ -1,4 +1,4 @@
-"""Build the Cython kernel ``logreg._hessian``.
+"""Build the Cython kernels ``logreg._hessian`` (dense) and ``logreg._sparse_kernel``.
 
 * ``-O3``; OpenMP when the compiler supports it, otherwise a serial build
   (``logreg._hessian.openmp_enabled()`` says which one you got).
@@ -58,7 +58,16 @@ extensions = [
         extra_compile_args=compile_args,
         extra_link_args=link_args,
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
-    )
+    ),
+    Extension(
+        "logreg._sparse_kernel",
+        ["src/logreg/_sparse_kernel.pyx"],
+        include_dirs=[np.get_include(), "src/logreg"],
+        depends=["src/logreg/_sparse_simd.h"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    ),
 ]
 
 setup(

@@ -44,7 +44,10 @@ BAD_X = [
      "argument must be a string or a( real)? number"),
     ("complex", X_OK + 1j, ValueError, "Complex data not supported"),
     ("datetime", np.full((30, 3), np.datetime64("2026-01-01")), TypeError, "X must be numeric"),
-    ("sparse", scipy.sparse.csr_matrix(X_OK), TypeError, "sparse"),
+    ("sparse with NaN", scipy.sparse.csr_matrix(with_value(X_OK, (4, 1), np.nan)), ValueError,
+     "X contains NaN"),
+    ("sparse complex", scipy.sparse.csr_matrix(X_OK + 1j), ValueError,
+     "Complex data not supported"),
     ("ragged", [[1.0, 2.0]] * 29 + [[1.0]], ValueError, "X could not be read"),
 ]
 
@@ -182,7 +185,9 @@ def test_bad_inputs_never_crash_the_interpreter():
             (X, y, np.ones(3)),
             (X, np.zeros(40), None),
             (X.astype(object), y.astype(float) + 0.5, None),
-            (scipy.sparse.csr_matrix(X), y, None),
+            (scipy.sparse.csr_matrix(np.where(X > 1, np.inf, X)), y, None),
+            (scipy.sparse.csr_matrix((np.ones(3), np.array([0, 7, 1]), np.array([0, 1, 2] + [3] * 38)),
+                                     shape=(40, 3)), y, None),
             (np.where(X > 1, 1e200, X), y, None),
         ]
         for Xc, yc, wc in cases:

@@ -49,12 +49,16 @@ def test_X_not_numeric(problem):
         logreg.hessian(X + 1j, P)
 
 
-def test_sparse_X_is_refused(problem):
+def test_sparse_X_follows_the_dense_rules(problem):
     from scipy import sparse
 
     X, P = problem
-    with pytest.raises(TypeError, match="sparse"):
-        logreg.hessian(sparse.csr_matrix(X), P)
+    bad = X.copy()
+    bad[2, 1] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        logreg.hessian(sparse.csr_matrix(bad), P)
+    with pytest.raises(ValueError, match="proba has 3 rows"):
+        logreg.hessian(sparse.csc_matrix(X), P[:3])
 
 
 def test_proba_checks(problem):

@@ -137,3 +137,19 @@ CV_SCORE_RTOL = 1e-6
 CV_COEF_RTOL = 1e-5
 # A warm-started path fit vs a cold fit at the same C, both at tol=1e-12.
 PATH_COEF_RTOL = 1e-8
+
+# ---- sparse X (CSR/CSC) ----
+# sparse fits, predictions and inference against the dense fit of the same
+# values (float64; the same optimum, other summation order): the bar
+SPARSE_DENSE_RTOL = 1e-8
+# logreg.hessian / oracle passes on sparse X against the dense kernel, same
+# values (summation order only)
+SPARSE_KERNEL_RTOL = {np.dtype(np.float32): 1e-10, np.dtype(np.float64): 1e-10}
+# the Hessian-free route (Newton-CG) against the full-Hessian route: both
+# converge to tol=1e-10, whose coefficients agree to about that
+SPARSE_ROUTE_RTOL = 1e-7
+# the sklearn pipeline under cross_val_score against newton-cholesky (tol=1e-12)
+SPARSE_PIPELINE_SCORE_RTOL = 1e-7
+# the Hessian-free route's block-diagonal preconditioner keeps its inverse in
+# float32 (it only steers CG): its solves against the float64 blocks
+PRECONDITIONER_RTOL = 1e-5

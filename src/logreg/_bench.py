@@ -310,6 +310,12 @@ def row_small_fits(run):
     return small_fit_rows(rounds=3 * run.repeats)
 
 
+def row_sparse(run):
+    """The sparse kernel against the dense one, sparse fits against scikit-learn."""
+    from ._bench_sparse import sparse_fit_rows, sparse_hessian_row
+    return [sparse_hessian_row()] + sparse_fit_rows()
+
+
 def row_inference(run):
     """Marginal effects and score tests against statsmodels (``inference_table``)."""
     return inference_table(repeats=min(run.repeats, 3))
@@ -334,6 +340,7 @@ ROWS = [
     ("inference vs statsmodels", row_inference, False),
     ("cross-validation vs scikit-learn", row_cross_validation, False),
     ("small fits vs scikit-learn", row_small_fits, False),
+    ("sparse Hessian and sparse fits", row_sparse, False),
 ]
 
 

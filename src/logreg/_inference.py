@@ -70,6 +70,7 @@ import warnings
 
 import numpy as np
 from scipy import linalg, special  # not scipy.stats: it takes ~1 s to import
+from scipy import sparse as sp
 from scipy.linalg import lapack
 
 from ._exceptions import NotFittedError, sklearn_compatible
@@ -1017,7 +1018,8 @@ def checked_X(model, X, name="X"):
             f"{name} has columns {[str(c) for c in columns]} but the model was fitted "
             f"with {[str(c) for c in fitted_names]}: pass data with the fitted columns."
         )
-    X = check_X(X, name=name, n_threads=check_n_threads(getattr(model, "n_threads", None)))
+    X = check_X(X, name=name, n_threads=check_n_threads(getattr(model, "n_threads", None)),
+                accept_sparse=True)
     if X.shape[1] != int(model.n_features_in_):
         raise ValueError(
             f"{name} has {X.shape[1]} features but the model was fitted with "
@@ -1054,8 +1056,12 @@ def training_rows(model, X, y, sample_weight, classes, nobs, caller="inference()
 
 
 def dense_rows(X, start, stop):
-    """Rows ``start:stop`` of a checked ``X`` as a dense float64 block."""
-    return np.asarray(X[start:stop], dtype=np.float64)
+    """Rows ``start:stop`` of a checked ``X`` as a dense float64 block (sparse X is
+    densified one row block at a time, no larger than the block's own scores)."""
+    block = X[start:stop]
+    if sp.issparse(block):
+        block = block.toarray()
+    return np.asarray(block, dtype=np.float64)
 
 
 def design_rows(X, start, stop, fit_intercept):

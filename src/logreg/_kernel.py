@@ -7,6 +7,7 @@ from numpy.typing import ArrayLike, NDArray
 from . import _hessian
 from ._threads import single_threaded_blas
 from ._validation import (
+    _is_sparse,
     check_n_threads,
     check_out,
     check_proba,
@@ -147,9 +148,11 @@ def hessian(X: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | None = No
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like or scipy.sparse matrix of shape (n_samples, n_features)
         float32 or float64, C- or F-ordered, read-only allowed; never copied.
-        Other real dtypes are converted to float64.
+        Other real dtypes are converted to float64.  Sparse X (CSR, CSC, or
+        another format converted to CSR) is never densified: its pair
+        products come from each row's sparse outer product.
     proba : array-like of shape (n_samples, n_classes)
         Class probabilities; each row sums to 1.
     sample_weight : array-like of shape (n_samples,), optional
@@ -173,14 +176,18 @@ def hessian(X: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | None = No
         triangles), symmetric, positive semi-definite.
     """
     n_threads = check_n_threads(n_threads)     # the validation passes use them too
-    X = check_X(X, n_threads=n_threads)
+    X = check_X(X, n_threads=n_threads, accept_sparse=True)
     n, d = X.shape
     P = check_proba(proba, n, n_threads=n_threads)
     w = check_sample_weight(sample_weight, n, n_threads=n_threads)
     k = P.shape[1]
     p = d + bool(fit_intercept)
     out = check_out(out, k * p)
-    pairs = pair_products(X, P, w, fit_intercept, n_threads)
+    if _is_sparse(X):
+        from ._sparse_oracle import hessian_pairs
+        pairs = hessian_pairs(X, P, w, fit_intercept, n_threads)
+    else:
+        pairs = pair_products(X, P, w, fit_intercept, n_threads)
     _hessian.hessian_from_pairs(pairs, k, p, out)
     check_finite_result(out, "the Hessian", n_threads=n_threads)
     return out

@@ -29,7 +29,9 @@ from ._newton import (
 )
 from ._oracle import InMemoryOracle
 from ._separation import separation_message
+from ._sparse_oracle import sparse_oracle
 from ._validation import (
+    _is_sparse,
     check_class_weight,
     check_n_threads,
     check_sample_weight,
@@ -120,7 +122,9 @@ class LogisticRegression:
         Newton step held; 3 after a backtracking line search), and ``hessian``,
         where the step's curvature came from: ``"exact"``, ``"kronecker"``
         (exact, at the zero-slope start), ``"subsample"`` (a row subsample, far
-        from the optimum) or ``"cg"`` (Hessian-free conjugate gradients).
+        from the optimum) or ``"cg"`` (Hessian-free conjugate gradients); for
+        sparse X also ``route``, ``"full"`` or ``"hessian-free"``
+        (``logreg._sparse_oracle``).
     n_passes_ : int or None
         Passes over the data the Newton fit made in all (None for "gd").
     learning_rate_ : float, only for solver="gd"
@@ -203,7 +207,7 @@ class LogisticRegression:
             estimator_type="classifier",
             target_tags=TargetTags(required=True),
             classifier_tags=ClassifierTags(),
-            input_tags=InputTags(),
+            input_tags=InputTags(sparse=True),
         )
 
     def __sklearn_is_fitted__(self):
@@ -306,9 +310,9 @@ class LogisticRegression:
             if coef0 is None:
                 coef0 = initial_coef(codes, w_unit, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)
-            oracle = InMemoryOracle(X, codes, w_unit, k=len(classes),
-                                    fit_intercept=self.fit_intercept,
-                                    n_threads=n_threads)
+            make_oracle = sparse_oracle if _is_sparse(X) else InMemoryOracle
+            oracle = make_oracle(X, codes, w_unit, k=len(classes),
+                                 fit_intercept=self.fit_intercept, n_threads=n_threads)
             solver = NewtonSolver(oracle, C=C_unit, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads
@@ -323,12 +327,18 @@ class LogisticRegression:
                     f"x{a}" for a in range(d)]
                 warnings.warn(separation_message(result.certificate, classes, names, n_iter),
                               PerfectSeparationWarning, stacklevel=2)
+            if hasattr(oracle, "route"):       # sparse X: which curvature route it took
+                for row in history:
+                    row["route"] = oracle.route
             hessian, data_loss = result.data_hessian, result.data_loss
             if exponent:
                 with np.errstate(over="ignore"):    # back to the caller's units
                     data_loss = float(np.ldexp(data_loss, exponent))
                     hessian = None if hessian is None else np.ldexp(hessian, exponent)
         else:
+            if _is_sparse(X):
+                raise TypeError("solver='gd' needs a dense X; use solver='newton' (the "
+                                "default) for sparse X.")
             if coef0 is None:
                 coef0 = np.zeros((k, p))
             lr = self.learning_rate

@@ -380,6 +380,13 @@ class NewtonSolver:
         return self._shift_free(H)
 
     def _refresh_preconditioner(self):
+        if hasattr(self.oracle, "cg_preconditioner"):
+            # an oracle whose Hessian is too large to form (wide sparse data)
+            # supplies its own approximation, with the shift mu it used
+            system = self.oracle.cg_preconditioner(self.coef, scale=self.scale,
+                                                   l2=self.l2 * self.mask, free=self.free)
+            self._set_preconditioner(system, system.mu)
+            return True
         self.preconditioner = None      # its memory is free before the next one is built
         # past the memory budget (or when too costly): class-diagonal blocks, or the diagonal
         kind = self._preconditioner_kind()

@@ -22,6 +22,9 @@ and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
     exact_only                        True: a pass is too cheap for approximations
     subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
     subsample_class_curvature(coef, *, diagonal_only)   -> its class blocks / diagonal
+    cg_preconditioner(coef, *, scale, l2, free) -> M with M.solve(r), M.mu:
+                                      CG's preconditioner, for oracles whose
+                                      Hessian is too large to form
 
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).

@@ -29,10 +29,16 @@ def _all_finite(a, n_threads=None):
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
 
-def check_X(X, *, name="X", dtypes=(np.float64, np.float32), n_threads=None):
-    """Return X as a 2-D float array; float32/float64 input is not copied."""
+def check_X(X, *, name="X", dtypes=(np.float64, np.float32), n_threads=None,
+            accept_sparse=False):
+    """Return X as a 2-D float array; float32/float64 input is not copied.
+
+    ``accept_sparse``: a scipy.sparse X is returned by ``check_X_sparse``.
+    """
     if _is_sparse(X):
-        raise TypeError(f"{name} is a sparse matrix; logreg needs a dense array.")
+        if accept_sparse:
+            return check_X_sparse(X, name=name, n_threads=n_threads)
+        raise TypeError(f"{name} is a sparse matrix; this function needs a dense array.")
     arr = np.asarray(X)
     if arr.dtype.kind in "OUSVMm" or arr.dtype.kind == "c":
         raise TypeError(
@@ -52,6 +58,54 @@ def check_X(X, *, name="X", dtypes=(np.float64, np.float32), n_threads=None):
     if not _all_finite(arr, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
     return arr
+
+
+def check_X_sparse(X, *, name="X", n_threads=None, estimator=False):
+    """A scipy.sparse X -> canonical CSR (``csr_matrix`` or ``csr_array``, as given).
+
+    The same rules as for dense X (2-D, samples and features, real numbers,
+    finite values; ``estimator``: the wording of ``check_X_estimator``), and
+    what the sparse kernel trusts: CSR with sorted indices and no duplicate
+    entries, float32/float64 values, int32/int64 indices.  Copies (each
+    O(nnz), never dense): CSC and the other formats (COO, LIL, DOK, BSR, DIA)
+    are converted to CSR; integer or bool values to float64; unsorted indices
+    or duplicates are summed into canonical form on a copy.  Explicit zeros
+    and empty rows or columns are kept (they change nothing).
+    """
+    if X.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features); got a {X.ndim}-D "
+                         f"sparse array with shape {X.shape}.")
+    n, d = X.shape
+    if n == 0 or d == 0:
+        if estimator:
+            what = "sample(s)" if n == 0 else "feature(s)"
+            raise ValueError(f"{name} has 0 {what} (shape={X.shape}) while a minimum of 1 "
+                             "is required.")
+        raise ValueError(f"{name} is empty: it has 0 {'samples' if n == 0 else 'features'} "
+                         f"(shape {X.shape}).")
+    kind = X.dtype.kind
+    if kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    if kind not in "biuf":
+        raise TypeError(f"{name} must be numeric (real numbers); got a sparse matrix of "
+                        f"dtype {X.dtype}.")
+    if X.format != "csr":
+        X = X.tocsr()
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    if X.indptr.dtype != X.indices.dtype or X.indices.dtype not in (np.int32, np.int64):
+        X = X.copy()
+        X.indptr, X.indices = X.indptr.astype(np.int64), X.indices.astype(np.int64)
+    try:
+        X.check_format(full_check=True)
+    except ValueError as exc:
+        raise ValueError(f"{name} is not a valid sparse matrix: {exc}") from None
+    if not _all_finite(X.data, n_threads):
+        raise ValueError(f"{name} contains NaN or infinity.")
+    if not X.has_canonical_format:
+        X = X.copy()
+        X.sum_duplicates()
+    return X
 
 
 def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", n_threads=None):
@@ -156,12 +210,13 @@ def check_out(out, m):
 # ---------------------------------------------------------------------------
 
 def check_X_estimator(X, *, name="X", n_threads=None):
-    """``check_X`` plus what an estimator meets: object arrays, complex, lists, 1-D.
+    """``check_X`` plus what an estimator meets: object arrays, complex, lists, 1-D;
+    scipy.sparse X goes to ``check_X_sparse``.
 
     Messages contain the phrases scikit-learn's common checks look for.
     """
     if _is_sparse(X):
-        raise TypeError(f"{name} is a sparse matrix; logreg needs a dense array.")
+        return check_X_sparse(X, name=name, n_threads=n_threads, estimator=True)
     try:
         arr = np.asarray(X)
     except ValueError as exc:   # ragged nested lists

@@ -1,0 +1,546 @@
+# cython: language_level=3
+"""Data passes over a sparse X: a canonical CSR matrix plus a CSC index of it.
+
+No pass shares an accumulator between threads, and no sum depends on the
+thread count, so every result is bit-for-bit the same for any ``n_threads``:
+
+* *row passes* (CSR, ``prange`` over row segments whose bounds depend on the
+  shape only, ``segment_bounds``): per row the logits ``eta = x coef^T``, the
+  softmax, the loss, the weighted residual ``r`` and, when wanted, the pair
+  weights ``V`` (``w p_i p_j``, i < j).  ``r x^T`` is scattered into the
+  segment's ``p x k`` buffer and the buffers are added in segment order --
+  or, for wide X (those buffers would outweigh it), ``r`` goes to an
+  ``(n, k)`` array for a column pass.
+* *column passes* (CSC index, ``prange`` over columns): column ``a`` owns row
+  ``a`` of the output -- of ``X^T R`` (``xt_product``), of the packed pair
+  products ``M_ij[a, c >= a]`` (``pair_products``), of the preconditioner's
+  class blocks -- and adds its rows in increasing order.
+
+The CSC index (``cindptr``, ``crows``, ``cpos``) lists, column by column, the
+rows of the non-zeros and their positions in the CSR arrays: the values are
+read from the CSR ``data`` (nothing of X is duplicated but the index).
+
+Pair products from each row's sparse outer product: for the entry ``(n, a)``
+the row's entries ``c >= a`` (CSR order: indices are sorted) give
+``x_na x_nc V_n`` -- ``nnz_n (nnz_n + 1) / 2`` updates of ``K`` entries per
+row instead of ``p (p + 1) / 2``.  They are stored *entry-major*
+(``(P2, K)``, ``P2 = p (p + 1) / 2`` row-wise packed upper triangle), so
+that the ``K`` pairs of one entry are contiguous and column ``a``'s slab of
+the output, ``(p - a) K`` doubles, stays in cache while its rows stream by.
+
+The intercept is a virtual last column of ones: never stored.
+
+The kernel trusts its inputs (``logreg._validation.check_X_sparse``):
+canonical CSR (sorted indices, no duplicates), float32/float64 values,
+int32/int64 indices, all finite.  Index arithmetic is 64-bit.
+"""
+from cython.parallel cimport prange
+from libc.math cimport exp, log
+from libc.stdint cimport int32_t, int64_t
+from libc.stdlib cimport free, malloc
+
+cimport cython
+import numpy as np
+
+cdef extern from "_sparse_simd.h" nogil:
+    Py_ssize_t lr_sp_band_i32_f32(const int32_t*, const int32_t*, const float*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i32_f64(const int32_t*, const int32_t*, const double*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i64_f32(const int64_t*, const int64_t*, const float*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+    Py_ssize_t lr_sp_band_i64_f64(const int64_t*, const int64_t*, const double*,
+                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
+                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
+                                  int)
+
+ctypedef fused index_t:
+    int32_t
+    int64_t
+
+ctypedef fused data_t:
+    float
+    double
+
+cdef enum:
+    # rows per block of the row phase: the unit of parallel work and of the
+    # fixed-order loss reduction
+    ROW_BLOCK = 512
+    # pair_products: bytes of CSR entries and pair weights per band of rows,
+    # and of output slabs per column group (each about a core's L2 share).
+    # At (2e5, 300, k=5): no bands 0.88 s on one thread, bands 0.2 s; bands of
+    # 256K-8M and groups of 128K-1G bytes within 10% of each other
+    PAIR_BAND_BYTES = 1 << 20
+    PAIR_SLAB_BYTES = 1 << 18
+    # gradient-type passes: scatter updates per output entry and segment, and
+    # the most segments (each holds a p x k buffer)
+    SEGMENT_WORK_PER_OUTPUT = 4
+    MAX_SEGMENTS = 64
+
+
+cdef inline Py_ssize_t _packed_row(Py_ssize_t a, Py_ssize_t p) noexcept nogil:
+    """Offset of row ``a`` in the row-wise packed upper triangle of a ``p x p`` matrix."""
+    return a * p - (a * (a - 1)) // 2
+
+
+cdef inline double _softmax_row(double* eta, Py_ssize_t k) noexcept nogil:
+    """In place ``eta <- softmax(eta)``; returns ``logsumexp(eta)``."""
+    cdef Py_ssize_t i
+    cdef double m = eta[0], s = 0.0, lse
+    for i in range(1, k):
+        if eta[i] > m:
+            m = eta[i]
+    for i in range(k):
+        eta[i] = exp(eta[i] - m)
+        s = s + eta[i]
+    lse = m + log(s)
+    for i in range(k):
+        eta[i] = eta[i] / s
+    return lse
+
+
+cdef inline void _row_logits(const index_t* indptr, const index_t* indices,
+                             const data_t* data, Py_ssize_t row, const double* coef_t,
+                             Py_ssize_t d, Py_ssize_t k, bint fit_intercept,
+                             double* eta) noexcept nogil:
+    """``eta = x_row coef^T`` (+ intercepts), ``coef_t`` the ``(p, k)`` transpose."""
+    cdef Py_ssize_t i, e, a
+    cdef double v
+    for i in range(k):
+        eta[i] = coef_t[d * k + i] if fit_intercept else 0.0
+    for e in range(indptr[row], indptr[row + 1]):
+        a = indices[e]
+        v = data[e]
+        for i in range(k):
+            eta[i] = eta[i] + v * coef_t[a * k + i]
+
+
+cdef inline double _sum_blocks(const double* partial, Py_ssize_t n_blocks,
+                               Py_ssize_t stride) noexcept nogil:
+    cdef Py_ssize_t b
+    cdef double total = 0.0
+    for b in range(n_blocks):
+        total = total + partial[b * stride]
+    return total
+
+
+cdef inline Py_ssize_t _column_band(const index_t* indptr, const index_t* indices,
+                                    const data_t* data, const Py_ssize_t* crows,
+                                    const Py_ssize_t* cpos, Py_ssize_t t, Py_ssize_t t_end,
+                                    Py_ssize_t r1, const double* V, Py_ssize_t K,
+                                    double* slab, Py_ssize_t d, bint fit_intercept) noexcept nogil:
+    """The C loop of ``_sparse_simd.h`` for these index and value types."""
+    if index_t is int32_t and data_t is float:
+        return lr_sp_band_i32_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    elif index_t is int32_t and data_t is double:
+        return lr_sp_band_i32_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    elif index_t is int64_t and data_t is float:
+        return lr_sp_band_i64_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+    else:
+        return lr_sp_band_i64_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                  slab, d, fit_intercept)
+
+
+def segment_bounds(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t p, Py_ssize_t k):
+    """Row boundaries of the segments of the gradient-type passes: from the
+    shape only (never the thread count), so that the fixed-order reduction over
+    segments gives the same bits for any ``n_threads``.  About
+    ``SEGMENT_WORK_PER_OUTPUT`` scatter updates per output entry per segment
+    (zeroing and reducing a segment's ``p x k`` buffer stay small against its
+    work), at most ``MAX_SEGMENTS``."""
+    cdef double work = (nnz + n) * <double>k
+    cdef Py_ssize_t n_seg = <Py_ssize_t>(work / (SEGMENT_WORK_PER_OUTPUT * <double>(p * k)))
+    n_seg = max(1, min(MAX_SEGMENTS, n_seg, n))
+    return np.linspace(0, n, n_seg + 1).round().astype(np.intp)
+
+
+cdef inline void _scatter_row(const index_t* indptr, const index_t* indices,
+                              const data_t* data, Py_ssize_t row, const double* r,
+                              Py_ssize_t d, Py_ssize_t k, bint fit_intercept,
+                              double* G) noexcept nogil:
+    """``G += [x_row, 1] (x) r``, ``G`` the ``(p, k)`` transpose of a gradient."""
+    cdef Py_ssize_t i, e, a
+    cdef double v
+    for e in range(indptr[row], indptr[row + 1]):
+        a = indices[e]
+        v = data[e]
+        for i in range(k):
+            G[a * k + i] += v * r[i]
+    if fit_intercept:
+        for i in range(k):
+            G[d * k + i] += r[i]
+
+
+cdef double _reduce_segments(double* buf, Py_ssize_t n_seg, Py_ssize_t ld,
+                             Py_ssize_t n_out, double* total, int n_threads) noexcept nogil:
+    """``total[e] = ((buf_0[e] + buf_1[e]) + ...)`` in segment order (entry ``n_out``
+    of each buffer holds its loss); returns the summed loss."""
+    cdef Py_ssize_t e, j
+    cdef double t
+    for e in prange(n_out, num_threads=n_threads, schedule="static"):
+        t = 0.0
+        for j in range(n_seg):
+            t = t + buf[j * ld + e]
+        total[e] = t
+    t = 0.0
+    for j in range(n_seg):
+        t = t + buf[j * ld + n_out]
+    return t
+
+
+def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
+                  const data_t[::1] data, const Py_ssize_t[::1] y, sample_weight,
+                  const double[:, ::1] coef_t, bint fit_intercept, V, P, R, int n_threads):
+    """One pass: ``(sum_n w_n CE_n, gradient (p, k))`` at ``coef`` (``coef_t`` its
+    ``(p, k)`` transpose).
+
+    Per row the softmax, the loss and the weighted residual
+    ``w_n (p_ni - [i = y_n])`` (the true class's entry as ``-sum_{j != y} p_nj``:
+    no ``p - 1`` cancellation), scattered into its segment's gradient buffer.
+    Also fills ``V`` ``(n, K)`` (or None) with the pair weights
+    ``w_n p_ni p_nj`` (i < j) and ``P`` ``(n, k)`` (or None) with the
+    probabilities.  ``R`` ``(n, k)`` (or None): the residuals are written
+    there instead, and the gradient is left to ``xt_product`` (returned None).
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
+    cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
+    cdef Py_ssize_t[::1] seg = segment_bounds(n, indices.shape[0], p, k)
+    cdef Py_ssize_t n_seg = seg.shape[0] - 1, ld = p * k + 8
+    cdef double[::1] wv = (np.ones(1) if sample_weight is None
+                           else np.asarray(sample_weight, dtype=np.float64))
+    cdef bint weighted = sample_weight is not None
+    cdef bint want_v = V is not None, want_p = P is not None
+    cdef double[:, ::1] Vm = V if want_v else np.empty((1, 1))
+    cdef double[:, ::1] Pm = P if want_p else np.empty((1, 1))
+    cdef bint scatter = R is None
+    cdef double[:, ::1] Rm = np.empty((1, 1)) if scatter else R
+    if not scatter:
+        ld = 8
+    cdef double[::1] buf = np.zeros(n_seg * ld)
+    grad_arr = np.empty((p, k)) if scatter else None
+    cdef double[:, ::1] grad = grad_arr if scatter else np.empty((1, 1))
+    cdef int T = max(1, n_threads)
+    cdef Py_ssize_t s, row, i, j, q, yr
+    cdef double* eta
+    cdef double* G
+    cdef double lse, w, acc, rest, loss
+    with nogil:
+        for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
+            eta = <double*>malloc(k * sizeof(double))
+            G = &buf[s * ld]
+            acc = 0.0
+            for row in range(seg[s], seg[s + 1]):
+                _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d, k,
+                            fit_intercept, eta)
+                yr = y[row]
+                w = wv[row] if weighted else 1.0
+                rest = eta[yr]
+                lse = _softmax_row(eta, k)
+                acc = acc + w * (lse - rest)
+                if want_p:
+                    for i in range(k):
+                        Pm[row, i] = eta[i]
+                if want_v:
+                    q = 0
+                    for i in range(k):
+                        for j in range(i + 1, k):
+                            Vm[row, q] = w * eta[i] * eta[j]
+                            q = q + 1
+                rest = 0.0
+                for i in range(k):
+                    if i != yr:
+                        rest = rest + eta[i]
+                        eta[i] = w * eta[i]
+                eta[yr] = -w * rest
+                if scatter:
+                    _scatter_row(&indptr[0], &indices[0], &data[0], row, eta, d, k,
+                                 fit_intercept, G)
+                else:
+                    for i in range(k):
+                        Rm[row, i] = eta[i]
+            G[ld - 8] = acc
+            free(eta)
+        if scatter:
+            loss = _reduce_segments(&buf[0], n_seg, ld, p * k, &grad[0, 0], T)
+        else:
+            loss = _sum_blocks(&buf[0], n_seg, 8)
+    return loss, grad_arr
+
+
+def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices,
+                           const data_t[::1] data, sample_weight,
+                           const double[:, ::1] coef_t, const double[:, ::1] vector_t,
+                           bint fit_intercept, double[:, ::1] P, bint fill, R,
+                           int n_threads):
+    """One pass: ``(H v)^T`` ``(p, k)``: per row ``r_i = w p_i (s_i - sum_j p_j s_j)``
+    with ``s = x V^T``, scattered like a gradient.  ``P`` ``(n, k)`` holds the
+    probabilities at ``coef`` (``fill``: computed here and written to it first).
+    ``R`` ``(n, k)`` (or None): the rows ``r`` are written there instead (then
+    ``xt_product`` makes the product; returns None)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
+    cdef Py_ssize_t p = coef_t.shape[0], d = p - fit_intercept
+    cdef Py_ssize_t[::1] seg = segment_bounds(n, indices.shape[0], p, k)
+    cdef Py_ssize_t n_seg = seg.shape[0] - 1, ld = p * k + 8
+    cdef double[::1] wv = (np.ones(1) if sample_weight is None
+                           else np.asarray(sample_weight, dtype=np.float64))
+    cdef bint weighted = sample_weight is not None
+    cdef bint scatter = R is None
+    cdef double[:, ::1] Rm = np.empty((1, 1)) if scatter else R
+    cdef double[::1] buf = np.zeros(n_seg * ld if scatter else 8)
+    out_arr = np.empty((p, k)) if scatter else None
+    cdef double[:, ::1] out = out_arr if scatter else np.empty((1, 1))
+    cdef int T = max(1, n_threads)
+    cdef Py_ssize_t s, row, i
+    cdef double* sv
+    cdef double* G
+    cdef double w, ps
+    with nogil:
+        for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
+            sv = <double*>malloc(k * sizeof(double))
+            G = &buf[s * ld] if scatter else &buf[0]
+            for row in range(seg[s], seg[s + 1]):
+                if fill:
+                    _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d,
+                                k, fit_intercept, sv)
+                    _softmax_row(sv, k)
+                    for i in range(k):
+                        P[row, i] = sv[i]
+                _row_logits(&indptr[0], &indices[0], &data[0], row, &vector_t[0, 0], d, k,
+                            fit_intercept, sv)
+                w = wv[row] if weighted else 1.0
+                ps = 0.0
+                for i in range(k):
+                    ps = ps + P[row, i] * sv[i]
+                if scatter:
+                    for i in range(k):
+                        sv[i] = w * P[row, i] * (sv[i] - ps)
+                    _scatter_row(&indptr[0], &indices[0], &data[0], row, sv, d, k,
+                                 fit_intercept, G)
+                else:
+                    for i in range(k):
+                        Rm[row, i] = w * P[row, i] * (sv[i] - ps)
+            free(sv)
+        if scatter:
+            _reduce_segments(&buf[0], n_seg, ld, p * k, &out[0, 0], T)
+    return out_arr
+
+
+def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
+                 const data_t[::1] data, const Py_ssize_t[::1] y, sample_weight,
+                 const double[:, ::1] coef_t, const double[:, ::1] direction_t,
+                 const double[::1] steps, bint fit_intercept, int n_threads):
+    """``sum_n w_n CE_n`` at ``coef + t direction`` for each ``t`` in ``steps``
+    (logits of both from one read of each row; a log-sum-exp per step)."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, k = coef_t.shape[1]
+    cdef Py_ssize_t d = coef_t.shape[0] - fit_intercept
+    cdef Py_ssize_t m = steps.shape[0]
+    cdef Py_ssize_t n_blocks = (n + ROW_BLOCK - 1) // ROW_BLOCK
+    cdef Py_ssize_t stride = ((m + 7) // 8) * 8
+    cdef double[::1] wv = (np.ones(1) if sample_weight is None
+                           else np.asarray(sample_weight, dtype=np.float64))
+    cdef bint weighted = sample_weight is not None
+    partial_arr = np.zeros(max(1, n_blocks * stride))
+    cdef double[::1] partial = partial_arr
+    out_arr = np.zeros(m)
+    cdef double[::1] out = out_arr
+    cdef Py_ssize_t blk, row, i, t, yr
+    cdef double* buf
+    cdef double w, lse, zy
+    with nogil:
+        for blk in prange(n_blocks, num_threads=max(1, n_threads), schedule="dynamic"):
+            buf = <double*>malloc(3 * k * sizeof(double))
+            for row in range(blk * ROW_BLOCK, min(n, (blk + 1) * ROW_BLOCK)):
+                _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d, k,
+                            fit_intercept, buf)
+                _row_logits(&indptr[0], &indices[0], &data[0], row, &direction_t[0, 0], d,
+                            k, fit_intercept, buf + k)
+                yr = y[row]
+                w = wv[row] if weighted else 1.0
+                for t in range(m):
+                    for i in range(k):
+                        buf[2 * k + i] = buf[i] + steps[t] * buf[k + i]
+                    zy = buf[2 * k + yr]
+                    lse = _softmax_row(buf + 2 * k, k)
+                    partial[blk * stride + t] += w * (lse - zy)
+            free(buf)
+        for t in range(m):
+            out[t] = _sum_blocks(&partial[t], n_blocks, stride)
+    return out_arr
+
+
+def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
+               const data_t[::1] cdata,
+               const double[:, ::1] R, bint fit_intercept, int n_threads):
+    """Column phase: ``[X, 1]^T R`` ``(p, k)``, column ``a`` owning output row ``a``
+    (no reduction: for wide X, whose segment buffers would outweigh ``R``).
+    ``cdata``: X's values in CSC order (read in sequence, not through ``cpos``)."""
+    cdef Py_ssize_t d = cindptr.shape[0] - 1, n = R.shape[0], k = R.shape[1]
+    cdef Py_ssize_t p = d + fit_intercept
+    out_arr = np.zeros((p, k))
+    cdef double[:, ::1] out = out_arr
+    cdef Py_ssize_t a, t, i, row
+    cdef double v
+    with nogil:
+        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=64):
+            for t in range(cindptr[a], cindptr[a + 1]):
+                row = crows[t]
+                v = cdata[t]
+                for i in range(k):
+                    out[a, i] += v * R[row, i]
+        if fit_intercept:
+            for row in range(n):
+                for i in range(k):
+                    out[d, i] += R[row, i]
+    return out_arr
+
+
+def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
+                  const data_t[::1] data, const Py_ssize_t[::1] cindptr,
+                  const Py_ssize_t[::1] crows, const Py_ssize_t[::1] cpos,
+                  const double[:, ::1] V, bint fit_intercept, int n_threads):
+    """Packed ``M_q = [X, 1]^T diag(V[:, q]) [X, 1]`` for every column ``q`` of
+    ``V``, entry-major ``(P2, K)`` (module docstring).
+
+    Rows are visited in *bands* of consecutive rows whose CSR entries and pair
+    weights fit in cache (``PAIR_BAND_BYTES``).  Within a band the threads
+    share out groups of consecutive columns of about equal work, whose output
+    slabs take about ``PAIR_SLAB_BYTES``; each column advances its own cursor
+    into the CSC index.  Every entry accumulates its rows in increasing order
+    whatever the groups, bands and threads, so the result is the same bits
+    for any ``n_threads``.
+    """
+    cdef Py_ssize_t n = indptr.shape[0] - 1, d = cindptr.shape[0] - 1, K = V.shape[1]
+    cdef Py_ssize_t p = d + fit_intercept
+    cdef Py_ssize_t P2 = p * (p + 1) // 2
+    cdef Py_ssize_t nnz = indices.shape[0]
+    cdef int T = max(1, n_threads)
+    out_arr = np.zeros((P2, K))
+    cdef double[:, ::1] out = out_arr
+    cdef double* op = &out[0, 0]
+    # bytes a row brings into cache: its entries and its pair weights
+    cdef double row_bytes = (nnz * (sizeof(data_t) + sizeof(index_t)) / max(n, 1)
+                             + 8.0 * K + 16.0)
+    cdef Py_ssize_t band = max(64, <Py_ssize_t>(PAIR_BAND_BYTES / row_bytes))
+    cdef Py_ssize_t n_groups = min(d, max(T, <Py_ssize_t>(8.0 * P2 * K / PAIR_SLAB_BYTES)))
+    cdef Py_ssize_t[::1] group_start = _balanced_column_groups(indptr, crows, cpos, cindptr,
+                                                               n_groups)
+    cursor_arr = np.array(cindptr[:d], dtype=np.intp)
+    cdef Py_ssize_t[::1] cursor = cursor_arr
+    cdef Py_ssize_t g, r0, r1, a, row, q
+    cdef double* dst
+    with nogil:
+        r0 = 0
+        while r0 < n:
+            r1 = min(n, r0 + band)
+            for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
+                for a in range(group_start[g], group_start[g + 1]):
+                    cursor[a] = _column_band(&indptr[0], &indices[0], &data[0], &crows[0],
+                                             &cpos[0], cursor[a], cindptr[a + 1], r1,
+                                             &V[0, 0], K, op + (_packed_row(a, p) - a) * K,
+                                             d, fit_intercept)
+            r0 = r1
+        if fit_intercept:
+            dst = op + _packed_row(d, p) * K
+            for row in range(n):
+                for q in range(K):
+                    dst[q] = dst[q] + V[row, q]
+    return out_arr
+
+
+cdef object _balanced_column_groups(const index_t[::1] indptr, const Py_ssize_t[::1] crows,
+                                    const Py_ssize_t[::1] cpos, const Py_ssize_t[::1] cindptr,
+                                    Py_ssize_t n_groups):
+    """Boundaries (n_groups + 1) of contiguous column groups of about equal pair
+    work: column ``a`` costs the row tails ``c >= a`` of its entries."""
+    cdef Py_ssize_t d = cindptr.shape[0] - 1, a, t, g
+    cdef double total = 0.0, acc = 0.0
+    work_arr = np.zeros(d)
+    cdef double[::1] work = work_arr
+    with nogil:
+        for a in range(d):
+            for t in range(cindptr[a], cindptr[a + 1]):
+                work[a] += indptr[crows[t] + 1] - cpos[t] + 1
+            total = total + work[a]
+    bounds = np.zeros(n_groups + 1, dtype=np.intp)
+    cdef Py_ssize_t[::1] b = bounds
+    g = 1
+    for a in range(d):
+        acc += work[a]
+        while g < n_groups and acc >= total * g / n_groups:
+            b[g] = a + 1
+            g += 1
+    for g in range(g, n_groups + 1):
+        b[g] = d
+    b[n_groups] = d
+    return bounds
+
+
+def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
+                 const data_t[::1] cdata,
+                 const double[:, ::1] P, sample_weight, bint fit_intercept, int n_threads):
+    """The ``k x k`` diagonal blocks of the data Hessian, one per column ``a``:
+    ``B_a = sum_n w_n x_na^2 (diag(p_n) - p_n p_n^T)``, shape ``(p, k, k)``."""
+    cdef Py_ssize_t d = cindptr.shape[0] - 1, n = P.shape[0], k = P.shape[1]
+    cdef Py_ssize_t p = d + fit_intercept
+    cdef double[::1] wv = (np.ones(1) if sample_weight is None
+                           else np.asarray(sample_weight, dtype=np.float64))
+    cdef bint weighted = sample_weight is not None
+    out_arr = np.zeros((p, k, k))
+    cdef double[:, :, ::1] out = out_arr
+    cdef Py_ssize_t a, t, i, j, row
+    cdef double v, c
+    with nogil:
+        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=8):
+            for t in range(cindptr[a], cindptr[a + 1]):
+                row = crows[t]
+                v = cdata[t]
+                c = v * v * (wv[row] if weighted else 1.0)
+                for i in range(k):
+                    out[a, i, i] += c * P[row, i]
+                    for j in range(k):
+                        out[a, i, j] -= c * P[row, i] * P[row, j]
+        if fit_intercept:
+            for row in range(n):
+                c = wv[row] if weighted else 1.0
+                for i in range(k):
+                    out[d, i, i] += c * P[row, i]
+                    for j in range(k):
+                        out[d, i, j] -= c * P[row, i] * P[row, j]
+    return out_arr
+
+
+def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d):
+    """``(cindptr, crows, cpos)`` of a canonical CSR structure (module docstring):
+    a counting sort by column, rows in increasing order within each column."""
+    cdef Py_ssize_t n = indptr.shape[0] - 1, nnz = indices.shape[0]
+    cindptr_arr = np.zeros(d + 1, dtype=np.intp)
+    crows_arr = np.empty(nnz, dtype=np.intp)
+    cpos_arr = np.empty(nnz, dtype=np.intp)
+    cdef Py_ssize_t[::1] cindptr = cindptr_arr
+    cdef Py_ssize_t[::1] crows = crows_arr
+    cdef Py_ssize_t[::1] cpos = cpos_arr
+    cdef Py_ssize_t[::1] fill = np.empty(d, dtype=np.intp)
+    cdef Py_ssize_t row, e, a, t
+    with nogil:
+        for e in range(nnz):
+            cindptr[indices[e] + 1] += 1
+        for a in range(d):
+            cindptr[a + 1] += cindptr[a]
+            fill[a] = cindptr[a]
+        for row in range(n):
+            for e in range(indptr[row], indptr[row + 1]):
+                a = indices[e]
+                t = fill[a]
+                crows[t] = row
+                cpos[t] = e
+                fill[a] = t + 1
+    return cindptr_arr, crows_arr, cpos_arr

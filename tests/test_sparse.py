@@ -329,3 +329,35 @@ def test_bad_sparse_input_is_named():
         model.predict_proba(bad)
     with pytest.raises(TypeError, match="solver='gd' needs a dense X"):
         logreg.LogisticRegression(solver="gd").fit(X, y)
+
+
+def test_logistic_regression_cv_on_sparse_x_equals_dense():
+    from sklearn.datasets import load_wine
+
+    X, y = load_wine(return_X_y=True)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    X[np.abs(X) < 0.5] = 0.0                      # a sparse pattern worth the name
+    dense = logreg.LogisticRegressionCV(Cs=5, cv=3).fit(X, y)
+    sparse = logreg.LogisticRegressionCV(Cs=5, cv=3).fit(sp.csr_matrix(X), y)
+    assert sparse.C_ == dense.C_
+    np.testing.assert_allclose(sparse.scores_, dense.scores_, rtol=1e-8)
+    np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=0, atol=1e-8 * np.abs(dense.coef_).max())
+
+
+def test_inference_toolkit_on_sparse_x_equals_dense():
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((500, 4))
+    X[np.abs(X) < 0.6] = 0.0
+    y = rng.integers(0, 3, 500)
+    Z = rng.standard_normal((500, 2))
+    Xs = sp.csr_matrix(X)
+    dense = logreg.LogisticRegression(penalty=None).fit(X, y).inference()
+    sparse = logreg.LogisticRegression(penalty=None).fit(Xs, y).inference()
+    close = lambda a, b: np.testing.assert_allclose(a, b, rtol=0,  # noqa: E731
+                                                    atol=1e-8 * max(np.abs(b).max(), 1.0))
+    for at in ("overall", "mean"):
+        a, b = sparse.marginal_effects(Xs, at=at), dense.marginal_effects(X, at=at)
+        close(a.effects, b.effects)
+        close(a.bse, b.bse)
+    close(sparse.predict_proba_ci(Xs), dense.predict_proba_ci(X))
+    close(sparse.score_test(Z, X=Xs, y=y).statistic, dense.score_test(Z, X=X, y=y).statistic)

@@ -13,7 +13,8 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cp -r "$root/src" "$root/setup.py" "$root/pyproject.toml" "$root/README.md" "$root/tests" "$work/"
 cd "$work"
-rm -f src/logreg/*.so src/logreg/_hessian.c
+rm -f src/logreg/*.so
+for pyx in src/logreg/*.pyx; do rm -f "${pyx%.pyx}.c"; done   # generated C: rebuilt
 sanitize="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
 CFLAGS="$sanitize -g" LDFLAGS="$sanitize" python setup.py -q build_ext --inplace
 libasan=$(${CC:-gcc} -print-file-name=libasan.so)

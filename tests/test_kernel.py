@@ -189,3 +189,30 @@ def test_concurrent_calls_restore_blas_threads():
     assert len(results) == 24
     for H in results:
         np.testing.assert_array_equal(H, expected)
+
+
+def _misaligned(a):
+    """A copy of ``a`` whose data start one byte past an aligned address."""
+    raw = np.empty(a.nbytes + 1, dtype=np.uint8)
+    out = np.frombuffer(raw[1:].data, dtype=a.dtype).reshape(a.shape)
+    out[...] = a
+    assert not out.flags.aligned
+    return out
+
+
+def test_misaligned_inputs_give_the_aligned_results():
+    """Unpickled buffers (Dask transfers) can be misaligned: same bits as aligned."""
+    from logreg import _kernel
+
+    X, P, w = make_problem(500, 6, 4)
+    expected = logreg.hessian(X, P, w, fit_intercept=True)
+    np.testing.assert_array_equal(
+        logreg.hessian(_misaligned(X), _misaligned(P), _misaligned(w), fit_intercept=True),
+        expected)
+    y = np.argmax(P, axis=1).astype(np.intp)
+    coef = np.random.default_rng(1).standard_normal((4, 7))
+    ref = _kernel.loss_gradient_pairs(X, y, w, coef, True, 2)
+    got = _kernel.loss_gradient_pairs(_misaligned(X), _misaligned(y), _misaligned(w),
+                                      _misaligned(coef), True, 2)
+    for a, b in zip(got, ref):
+        np.testing.assert_array_equal(a, b)

@@ -16,8 +16,17 @@ from ._validation import (
     check_X,
 )
 
+def _aligned(*arrays):
+    """The arrays, each aligned to its item size: the kernel's C reads them as
+    typed elements.  NumPy makes aligned arrays; unpickled buffers (Dask
+    transfers) and odd-offset memmaps may not be, and only those are copied."""
+    return [a if a is None or a.flags.aligned else np.require(a, requirements="A")
+            for a in arrays]
+
+
 def pair_products(X, proba, sample_weight, fit_intercept, n_threads, path=None):
     """Packed ``M_ij`` (i < j) from validated inputs: see ``_hessian.pair_products``."""
+    X, proba, sample_weight = _aligned(X, proba, sample_weight)
     with single_threaded_blas():
         return _hessian.pair_products(
             X, proba, sample_weight, bool(fit_intercept), n_threads, path=path
@@ -40,6 +49,7 @@ def loss_gradient_pairs(X, y_codes, sample_weight, coef, fit_intercept, n_thread
     ``pairs_f32``: the pair products in float32 on the kernel's gemm route
     (approximate Hessians only; see ``_hessian.pair_products``).
     """
+    X, y_codes, sample_weight, coef = _aligned(X, y_codes, sample_weight, coef)
     proba = None
     if cache is not None:
         cache.check_shape(X.shape[0], coef.shape[0])
@@ -122,6 +132,7 @@ def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept, n_thre
     """
     coef = np.ascontiguousarray(coef, dtype=np.float64)
     vector = np.ascontiguousarray(vector, dtype=np.float64)
+    X, sample_weight, coef, vector = _aligned(X, sample_weight, coef, vector)
     if cache is None:
         with single_threaded_blas():
             return _hessian.hessian_vector_product(

@@ -25,6 +25,8 @@ def _all_finite(a, n_threads=None):
     if a.size == 0:
         return True
     if a.dtype in (np.float64, np.float32) and a.ndim <= 2:
+        if not a.flags.aligned:     # the SIMD kernel reads typed elements
+            a = np.require(a, requirements="A")
         return _hessian.all_finite(a, effective_n_threads() if n_threads is None else n_threads)
     return bool(np.isfinite(a.min()) and np.isfinite(a.max()))
 
@@ -125,7 +127,7 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", n_thr
         raise ValueError(
             f"{name} has {w.shape[0]} entries but X has {n_samples} samples."
         )
-    w = np.ascontiguousarray(w, dtype=np.float64)
+    w = np.require(w, np.float64, ("C", "A"))
     if not _all_finite(w, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
     if w.min() < 0:
@@ -149,7 +151,7 @@ def check_proba(proba, n_samples, *, n_threads=None):
             f"proba must have at least 2 columns (classes); got {P.shape[1]}."
         )
     tol = PROBA_SUM_TOL.get(P.dtype, PROBA_SUM_TOL[np.dtype(np.float64)])
-    P = np.ascontiguousarray(P, dtype=np.float64)
+    P = np.require(P, np.float64, ("C", "A"))
     # one pass over P for all four checks (NumPy needs five and a temporary)
     finite, lo, hi, worst = _hessian.proba_stats(
         P, effective_n_threads() if n_threads is None else n_threads)

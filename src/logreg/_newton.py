@@ -422,7 +422,9 @@ class NewtonSolver:
         approximation shifted by ``mu`` along the flat directions -- the shift
         the operator uses too."""
         self.preconditioner = system
-        self.mu_free = mu
+        # the shift as (columns, mu): the operator applies it in one vectorized step
+        self.mu_free = (np.fromiter(mu.keys(), dtype=np.intp, count=len(mu)),
+                        np.fromiter(mu.values(), dtype=np.float64, count=len(mu)))
         self.cg_iters = 0
 
     def _operator(self, v):
@@ -430,8 +432,9 @@ class NewtonSolver:
         V = v.reshape(self.k, self.p)
         out = self.scale * self.oracle.hessian_vector_product(self.coef, V)
         out += self.l2 * self.mask * V
-        for a, mu in self.mu_free.items():
-            out[:, a] += mu / self.k * V[:, a].sum()
+        columns, mu = self.mu_free
+        if columns.size:
+            out[:, columns] += mu / self.k * V[:, columns].sum(axis=0)
         return out.ravel()
 
     def _cg_converged(self, r, rz, rtol, b_norm):

@@ -57,6 +57,9 @@ def check_X(X, *, name="X", dtypes=(np.float64, np.float32), n_threads=None,
         raise ValueError(f"{name} has 0 features (shape {arr.shape}).")
     if arr.dtype not in [np.dtype(d) for d in dtypes]:
         arr = arr.astype(np.float64)
+    if not arr.flags.aligned:
+        # the kernel reads typed elements: one aligned copy here, not one per pass
+        arr = np.require(arr, requirements="A")
     if not _all_finite(arr, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
     return arr

@@ -133,14 +133,35 @@ def test_predict_on_dask_arrays_is_lazy_and_equal(k, client):
                 np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12, err_msg=method)
 
 
-def test_hessian_over_budget_is_a_clear_error(monkeypatch):
+@pytest.mark.parametrize("penalty", ["l2", None])
+@pytest.mark.parametrize("k", [2, 3])
+def test_newton_cg_on_dask_equals_newton_in_memory(k, penalty):
+    X, y, w, Xd, yd, wd = _problem(k=k)
+    ref = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(X, y, sample_weight=w)
+    with dask.config.set(scheduler="sync"):
+        m = logreg.LogisticRegression(solver="newton-cg", penalty=penalty, tol=1e-10).fit(
+            Xd, yd, sample_weight=wd)
+    assert {h["hessian"] for h in m.history_} == {"cg"}
+    full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(m), full(ref), 1e-6)
+
+
+def test_hessian_over_budget_falls_back_to_newton_cg(monkeypatch):
     from logreg import _dask
 
-    *_, Xd, yd, _w = _problem(k=3)
+    X, y, w, Xd, yd, wd = _problem(k=3)
     monkeypatch.setattr(_dask, "HESSIAN_BUDGET_BYTES", 100)
+    asked = []
+    stats = _dask.DaskNewtonOracle.stats
+    monkeypatch.setattr(_dask.DaskNewtonOracle, "stats", lambda self, coef, *, hessian=True:
+                        asked.append(hessian) or stats(self, coef, hessian=hessian))
+    ref = logreg.LogisticRegression(tol=1e-10).fit(X, y, sample_weight=w)
     with dask.config.set(scheduler="sync"):
-        with pytest.raises(ValueError, match="HESSIAN_BUDGET_BYTES"):
-            logreg.LogisticRegression().fit(Xd, yd)
+        m = logreg.LogisticRegression(tol=1e-10).fit(Xd, yd, sample_weight=wd)
+    assert {h["hessian"] for h in m.history_} == {"cg"}
+    assert asked and not any(asked)         # no pair products were asked for
+    full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
+    assert_allclose_scaled(full(m), full(ref), 1e-6)
 
 
 def test_dask_is_not_imported_by_in_memory_fits():

@@ -116,7 +116,7 @@ BAD_PARAMS = [
     (dict(C="1"), ValueError, "'C' parameter"),
     (dict(C=True), ValueError, "'C' parameter"),
     (dict(fit_intercept="yes"), ValueError, "'fit_intercept' parameter.*bool"),
-    (dict(solver="lbfgs"), ValueError, "'solver' parameter.*'newton' or 'gd'"),
+    (dict(solver="lbfgs"), ValueError, "'solver' parameter.*'newton', 'newton-cg' or 'gd'"),
     (dict(tol=-1e-3), ValueError, "'tol' parameter"),
     (dict(tol=np.inf), ValueError, "'tol' parameter"),
     (dict(max_iter=-1), ValueError, "'max_iter' parameter.*int >= 0"),

@@ -39,7 +39,7 @@ def test_hessian_free_reaches_the_exact_newton_optimum(monkeypatch, penalty):
 @pytest.mark.parametrize("penalty", ["l2", None])
 def test_hessian_free_at_the_default_tol_is_as_accurate_as_exact_newton(monkeypatch, penalty):
     """CG stops as soon as the next iterate should pass the convergence test
-    (``_cg_converged``); the test adds CG's error to the decrement, so loose
+    (``ConjugateGradient._converged``); the test adds CG's error to the decrement, so loose
     late solves cannot stop the fit early."""
     tight = _fit(monkeypatch, False, penalty=penalty)      # exact Newton, tol=1e-10
     X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
@@ -51,22 +51,22 @@ def test_hessian_free_at_the_default_tol_is_as_accurate_as_exact_newton(monkeypa
 
 
 def test_preconditioner_is_factored_in_float32_only_where_that_is_sound():
-    from logreg._newton import NewtonSolver
+    from logreg._curvature import preconditioner_cholesky
 
-    solver = NewtonSolver.__new__(NewtonSolver)
     rng = np.random.default_rng(0)
     Q, _ = np.linalg.qr(rng.standard_normal((30, 30)))
     for eigenvalues, dtype in [(np.linspace(1.0, 100.0, 30), np.float32),   # kappa 1e2
                                (np.geomspace(1e-9, 1.0, 30), np.float64),   # kappa 1e9
                                (np.linspace(1e39, 1e40, 30), np.float64)]:  # past float32
         H = (Q * eigenvalues) @ Q.T
-        factor = solver._preconditioner_factor(H)
+        factor = preconditioner_cholesky(H)
         assert factor is not None and factor[0].dtype == dtype
 
 
 def test_preconditioner_takes_float32_pairs_then_float64_if_they_do_not_factor(monkeypatch):
+    from logreg import _curvature
+
     X, y, _ = make_classification(n=3000, d=8, k=4, seed=3)
-    _hessian_free(monkeypatch)
     calls = []
     original = _oracle.InMemoryOracle.subsample_hessian
 
@@ -75,37 +75,38 @@ def test_preconditioner_takes_float32_pairs_then_float64_if_they_do_not_factor(m
         return original(self, coef, single_precision=single_precision)
 
     monkeypatch.setattr(_oracle.InMemoryOracle, "subsample_hessian", spy)
-    model = logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    model = logreg.LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
     assert calls and all(calls)                 # the preconditioner took float32 pairs
 
-    from logreg._newton import NewtonSolver
-    factor = NewtonSolver._preconditioner_factor
-    monkeypatch.setattr(NewtonSolver, "_preconditioner_factor",
-                        lambda self, H: None if calls[-1] else factor(self, H))
+    factor = _curvature.preconditioner_cholesky
+    monkeypatch.setattr(_curvature, "preconditioner_cholesky",
+                        lambda H: None if calls[-1] else factor(H))
     calls.clear()
-    again = logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    again = logreg.LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
     assert calls[:2] == [True, False]           # refactored from float64 pairs
     assert_allclose_scaled(again.coef_, model.coef_, DEFAULT_TOL_COEF_RTOL)
 
 
 def test_the_kronecker_preconditioner_gives_way_sooner_than_a_subsampled_one(monkeypatch):
-    from logreg import _newton
+    from logreg import _curvature, _policy
     from logreg._kronecker import KroneckerNewtonSystem
 
     X, y, _ = make_classification(n=6000, d=12, k=5, seed=11)
-    _hessian_free(monkeypatch)
     refreshes = []
-    original = _newton.NewtonSolver._refresh_preconditioner
+    original = _curvature.ConjugateGradient.prepare
 
-    def spy(self):
-        refreshes.append((type(self.preconditioner), self.cg_iters))
-        return original(self)
+    def spy(self, iterate):
+        outgoing, iters = self.preconditioner, self.cg_iters
+        ready = original(self, iterate)
+        if outgoing is not None and self.preconditioner is not outgoing:   # rebuilt
+            refreshes.append((type(outgoing), iters))
+        return ready
 
-    monkeypatch.setattr(_newton.NewtonSolver, "_refresh_preconditioner", spy)
-    logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    monkeypatch.setattr(_curvature.ConjugateGradient, "prepare", spy)
+    logreg.LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
     assert refreshes[0][0] is KroneckerNewtonSystem           # the start's, replaced
-    assert refreshes[0][1] <= _newton.CG_REFRESH               # ... before a subsample's would be
+    assert refreshes[0][1] <= _policy.CG_REFRESH               # ... before a subsample's would be
     for kind, iters in refreshes:
-        limit = (_newton.KRONECKER_CG_REFRESH if kind is KroneckerNewtonSystem
-                 else _newton.CG_REFRESH)
+        limit = (_policy.KRONECKER_CG_REFRESH if kind is KroneckerNewtonSystem
+                 else _policy.CG_REFRESH)
         assert iters > limit, refreshes

@@ -256,10 +256,11 @@ def test_convergence_warning_states_each_criterion():
 
 def test_criteria_name_the_one_that_failed():
     """The case the user met: gradient below tol, decrement not."""
-    solver = _newton.NewtonSolver.__new__(_newton.NewtonSolver)
-    solver.grad_max, solver.tol = 5.6e-13, 1e-8
-    solver.decrement, solver.decrement_error = 4e-14, 0.0
-    text = solver._criteria()
+    from types import SimpleNamespace
+
+    problem, iterate = SimpleNamespace(tol=1e-8), SimpleNamespace(grad_max=5.6e-13)
+    step = SimpleNamespace(decrement=4e-14, decrement_error=0.0)
+    text = _newton._criteria(problem, iterate, step)
     assert "max|gradient| = 5.6e-13 <= tol = 1e-08 (met)" in text
     assert "decrement = 2e-14 > tol**2 = 1e-16 (NOT met)" in text
 

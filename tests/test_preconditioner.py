@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import logreg
-from logreg import _blocks, _newton, _oracle, _preconditioner
+from logreg import _blocks, _curvature, _oracle, _preconditioner
 
 from ._fits import make_classification
 from .tolerances import (DEFAULT_TOL_COEF_RTOL, PRECONDITIONER_CURVATURE_RTOL,
@@ -68,19 +68,19 @@ def test_fit_past_the_budget_takes_the_cheaper_preconditioner_and_the_same_optim
     monkeypatch.setattr(_preconditioner, "CHUNK_ROWS", 1024)
     monkeypatch.setattr(_blocks, "SUB_ELEMS", 1 << 14)
     built, peaks = [], []
-    refresh = _newton.NewtonSolver._refresh_preconditioner
+    build = _curvature.ConjugateGradient._build_preconditioner
 
-    def traced(self):
+    def traced(self, coef):
         tracemalloc.start()
         try:
-            ok = refresh(self)
+            system = build(self, coef)
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
-        built.append(type(self.preconditioner))
-        return ok
+        built.append(type(system))
+        return system
 
-    monkeypatch.setattr(_newton.NewtonSolver, "_refresh_preconditioner", traced)
+    monkeypatch.setattr(_curvature.ConjugateGradient, "_build_preconditioner", traced)
     free = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(X, y, sample_weight=w)
     assert built and set(built) == {SYSTEMS[kind]}, built
     bound = _preconditioner.nbytes(kind, k, p) + PRECONDITIONER_PEAK_SLACK_BYTES

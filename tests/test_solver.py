@@ -466,28 +466,39 @@ def test_first_iteration_solves_the_exact_system_through_its_kronecker_structure
     ``A (x) X~^T W X~``, and the shifted, penalized Newton system solved block by
     block (``KroneckerNewtonSystem``) must be the dense system from pair products."""
     from logreg import _oracle
-    from logreg._newton import NewtonSolver, initial_coef
-    from logreg._oracle import InMemoryOracle
+    from logreg._curvature import KroneckerStart
 
     monkeypatch.setattr(_oracle, "SUBSAMPLE", 1)   # the Gram matrix of all rows: exact
     monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, w = make_classification(n=500, d=6, k=k, seed=3, weighted=True)
+    oracle, problem, iterate = _start(X, y, w, k=k, C=C, fit_intercept=fit_intercept)
+    assert oracle.pass_log == ["loss_gradient"]          # no pair products were made
+    start = KroneckerStart(oracle, problem, from_subsample=False)
+    assert start.prepare(iterate)
+    system = start.system
+    H = problem.newton_matrix(oracle.hessian(oracle.stats(iterate.coef)[2]))
+    H, mu = problem.shift_free(H)
+    assert system.mu.keys() == mu.keys()
+    assert_allclose_scaled(list(system.mu.values()), list(mu.values()), KRONECKER_HESSIAN_RTOL)
+    r = np.random.default_rng(0).standard_normal(H.shape[0])
+    assert_allclose_scaled(system.solve(r), np.linalg.solve(H, r), KRONECKER_SOLVE_RTOL)
+
+
+def _start(X, y, w, *, k, C, fit_intercept=True):
+    """``(oracle, problem, iterate)`` of a solve at its zero-slope start, after the
+    first pass (without pair products)."""
+    from logreg._newton import initial_coef
+    from logreg._oracle import InMemoryOracle
+    from logreg._state import Iterate, Problem
+
     oracle = InMemoryOracle(X, y, w, k=k, fit_intercept=fit_intercept, n_threads=1)
     coef0 = initial_coef(y, w, oracle.k, oracle.p, binary=oracle.binary,
                          fit_intercept=fit_intercept)
-    solver = NewtonSolver(oracle, C=C, tol=1e-8, max_iter=10)
-    solver.setup(coef0)
-    solver.evaluate()
-    assert oracle.pass_log == ["loss_gradient"]          # no pair products were made
-    system = solver.kronecker
-    H = oracle.hessian(oracle.stats(coef0)[2]) * solver.scale
-    H[np.diag_indices_from(H)] += solver.l2 * solver.mask.ravel()
-    H = solver._shift_free(H)
-    assert system.mu.keys() == solver.shift_mu.keys()
-    assert_allclose_scaled(list(system.mu.values()), list(solver.shift_mu.values()),
-                           KRONECKER_HESSIAN_RTOL)
-    r = np.random.default_rng(0).standard_normal(H.shape[0])
-    assert_allclose_scaled(system.solve(r), np.linalg.solve(H, r), KRONECKER_SOLVE_RTOL)
+    stats = oracle.stats(coef0, hessian=False)
+    problem = Problem(k=oracle.k, p=oracle.p, binary=oracle.binary,
+                      fit_intercept=fit_intercept, C=C, tol=1e-8,
+                      sum_weights=oracle.sum_weights)
+    return oracle, problem, Iterate(problem, coef0, stats)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -511,48 +522,46 @@ def test_cho_solve_vector_matches_scipy_and_leaves_its_input(dtype, lower):
 
 def test_first_step_takes_the_subsample_gram_unless_it_preconditions_cg_or_is_singular(
         monkeypatch):
-    from logreg import _oracle
-    from logreg._newton import NewtonSolver, initial_coef
+    from logreg import _oracle, _policy
 
-    def first_step(X, y):
-        oracle = _oracle.InMemoryOracle(X, y, None, k=4, fit_intercept=True, n_threads=1)
-        solver = NewtonSolver(oracle, C=np.inf, tol=1e-8, max_iter=10)   # no L2 to mask it
-        solver.setup(initial_coef(y, None, 4, oracle.p, binary=False, fit_intercept=True))
-        solver.evaluate()
-        assert solver.kronecker is not None
-        return oracle, solver
+    def first_step(X, y, curvature="auto"):
+        """The Gram matrices asked for by the policy's first (Kronecker) step."""
+        oracle, problem, iterate = _start(X, y, None, k=4, C=np.inf)   # no L2 to mask it
+        policy = _policy.CurvaturePolicy(oracle, iterate.coef, curvature)
+        policy.attach(problem)
+        asked = []
+        gram = oracle.gram
+        oracle.gram = lambda *, subsample=False: asked.append(subsample) or gram(
+            subsample=subsample)
+        source = policy.source(iterate)
+        assert source.kind == "kronecker" and source.system is not None
+        return oracle, asked
 
     monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, _ = make_classification(n=20_000, d=5, k=4, seed=2)
-    oracle, solver = first_step(X, y)
-    assert oracle.subsample_stride > 1 and solver.gram_subsampled
-    np.testing.assert_array_equal(solver.gram, oracle.gram(subsample=True))
+    oracle, asked = first_step(X, y)
+    assert oracle.subsample_stride > 1 and asked == [True]
     # a column that is zero on every subsampled row: that Gram matrix is singular
     Z = X.copy()
     Z[::oracle.subsample_stride, 2] = 0.0
-    oracle, solver = first_step(Z, y)
-    assert not solver.gram_subsampled
-    np.testing.assert_array_equal(solver.gram, oracle.gram())
+    oracle, asked = first_step(Z, y)
+    assert asked == [True, False]
     # Hessian-free: the Gram matrix also preconditions CG, so all rows
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
-    oracle, solver = first_step(X, y)
-    assert solver.hessian_free and not solver.gram_subsampled
+    oracle, asked = first_step(X, y, "newton-cg")
+    assert asked == [False]
 
 
 def test_collinear_columns_at_the_start_take_the_dense_damped_route():
-    from logreg._newton import NewtonSolver, initial_coef
-    from logreg._oracle import InMemoryOracle
+    from logreg._curvature import KroneckerStart
 
     X, y, _ = make_classification(n=400, d=3, k=3, seed=5)
     X = np.column_stack([X, X[:, 0]])               # a duplicated column: B is singular
-    oracle = InMemoryOracle(X, y, None, k=3, fit_intercept=True, n_threads=1)
-    solver = NewtonSolver(oracle, C=np.inf, tol=1e-8, max_iter=10)
-    solver.setup(initial_coef(y, None, 3, 5, binary=False, fit_intercept=True))
-    solver.evaluate()
-    assert solver.kronecker is None and solver.hessian is not None
-    solver.solve_step()
-    assert solver.damping > 0 and np.all(np.isfinite(solver.step))
+    oracle, problem, iterate = _start(X, y, None, k=3, C=np.inf)
+    start = KroneckerStart(oracle, problem, from_subsample=False)
+    assert start.prepare(iterate) and start.system is None
+    step = start.solve(iterate)
+    assert step.kind == "kronecker" and step.damping > 0
+    assert np.all(np.isfinite(step.direction))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -574,7 +583,7 @@ def test_oracle_gram_is_the_weighted_gram_matrix_over_chunks(monkeypatch, dtype,
 @pytest.mark.parametrize("k, penalty", [(4, "l2"), (4, None), (2, "l2")])
 def test_far_from_the_optimum_steps_use_a_subsampled_hessian_and_finish_exact(
         monkeypatch, k, penalty):
-    from logreg import _newton, _oracle
+    from logreg import _oracle, _policy
 
     monkeypatch.setattr(_oracle, "SMALL_PASS_FLOPS", 0)    # approximations at any size
     X, y, w = make_classification(n=20_000, d=5, k=k, seed=9, weighted=True)
@@ -584,7 +593,7 @@ def test_far_from_the_optimum_steps_use_a_subsampled_hessian_and_finish_exact(
     assert kinds[-1] == "exact" and kinds[-2] == "exact", kinds   # quadratic finish
     objective_values = [h["objective"] for h in clf.history_]
     assert all(b <= a for a, b in zip(objective_values, objective_values[1:]))
-    monkeypatch.setattr(_newton, "SUBSAMPLED_DECREMENT", np.inf)      # exact throughout
+    monkeypatch.setattr(_policy, "SUBSAMPLED_DECREMENT", np.inf)      # exact throughout
     exact = logreg.LogisticRegression(penalty=penalty, tol=1e-12).fit(X, y, sample_weight=w)
     assert "subsample" not in [h["hessian"] for h in exact.history_]
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731

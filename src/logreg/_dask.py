@@ -77,6 +77,7 @@ import dask.array as da
 import numpy as np
 
 from . import _blocks, _hessian, _kernel, _loss
+from ._protocol import OracleCapabilities
 from ._threads import effective_n_threads
 from ._validation import check_label_values, class_weights_from_totals
 
@@ -566,6 +567,9 @@ class DaskNewtonOracle:
                    else list(data.sample_weight.to_delayed().ravel()))
         if not len(self._X) == len(self._y) == len(self._w):
             raise ValueError("X, y and sample_weight must have the same row blocks.")
+        self.capabilities = OracleCapabilities(
+            n_rows=data.n_samples, exact_hessian=self.hessian_fits,
+            prefers_hessian_free=not self.hessian_fits)
 
     @property
     def min_positive_weight(self):

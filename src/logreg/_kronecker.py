@@ -4,7 +4,7 @@ With zero slopes every row has the same class probabilities ``pi``, so the
 data Hessian is exactly ``A (x) B``: ``A = diag(pi) - pi pi^T`` (k x k) and
 ``B = X~^T W X~`` (p x p, ``logreg._oracle.InMemoryOracle.gram``).  The
 solver's system adds the L2 term and the shift along the flat directions
-(``logreg._newton``)::
+(``logreg._state``)::
 
     H = s A (x) B  +  l2 I_k (x) D  +  sum_a (mu_a / k) 1 1^T (x) e_a e_a^T
 
@@ -34,10 +34,10 @@ class KroneckerNewtonSystem:
     penalized_columns : (p,) the penalty mask of one class row
     free : the flat columns (shifted), [] for binary
     pivot_rtol : a block whose Cholesky pivot**2 falls below this times its
-        diagonal counts as singular (``NewtonSolver._factor``'s test)
+        diagonal counts as singular (``logreg._curvature.cholesky``'s test)
 
     ``mu`` maps each free column to its shift ``mu_a``, the mean over the
-    classes of ``H``'s diagonal at that column (as ``NewtonSolver._shift_free``).
+    classes of ``H``'s diagonal at that column (as ``logreg._state.Problem.shift_free``).
     Raises ``np.linalg.LinAlgError`` when a block is not positive definite
     (collinear columns): the caller then takes the dense, damped route.
     """

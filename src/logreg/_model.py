@@ -20,16 +20,12 @@ from numpy.typing import ArrayLike, NDArray
 from . import _loss
 from ._exceptions import NotFittedError, PerfectSeparationWarning, sklearn_compatible
 from ._threads import single_threaded_blas
-from ._newton import (
-    NewtonSolver,
-    check_sum_weights,
-    gradient_descent,
-    initial_coef,
-    lipschitz_step,
-)
+from ._gradient_descent import gradient_descent, lipschitz_step
+from ._newton import NewtonSolver, initial_coef
 from ._oracle import InMemoryOracle
 from ._separation import separation_message
 from ._sparse_oracle import sparse_oracle
+from ._state import check_sum_weights
 from ._validation import (
     _is_sparse,
     check_class_weight,
@@ -40,6 +36,7 @@ from ._validation import (
 )
 
 DEFAULT_TOL = 1e-8
+SOLVERS = ("newton", "newton-cg", "gd")
 
 
 class LogisticRegression:
@@ -61,9 +58,14 @@ class LogisticRegression:
         Inverse penalty strength, > 0; ``np.inf`` means no penalty.
     fit_intercept : bool, default=True
         Fit one unpenalized intercept per class.
-    solver : {"newton", "gd"}, default="newton"
-        "newton": Newton's method with Cholesky solves and Armijo line search,
-        quadratic convergence; typically 5-10 iterations.
+    solver : {"newton", "newton-cg", "gd"}, default="newton"
+        "newton": Newton's method with Armijo line search, quadratic
+        convergence, typically 5-10 iterations; Cholesky solves on the exact
+        Hessian, or Hessian-free conjugate gradients where the Hessian is
+        costly or over the memory budget (wide data, many classes, a Dask
+        client's budget).
+        "newton-cg": Hessian-free Newton-CG throughout: conjugate gradients on
+        Hessian-vector products, preconditioned; the same optimum.
         "gd": the seed's fixed-step gradient descent, from zero coefficients,
         kept as a slow baseline (see ``learning_rate``).
     tol : float, default=1e-8
@@ -232,8 +234,8 @@ class LogisticRegression:
         for flag in ("fit_intercept", "warm_start"):
             if not isinstance(getattr(self, flag), (bool, np.bool_)):
                 raise bad(flag, "a bool")
-        if self.solver not in ("newton", "gd"):
-            raise bad("solver", "'newton' or 'gd'")
+        if self.solver not in SOLVERS:
+            raise bad("solver", "'newton', 'newton-cg' or 'gd'")
         tol = self.tol
         if isinstance(tol, bool) or not isinstance(tol, numbers.Real) or not (
                 0 <= tol < np.inf):
@@ -303,7 +305,7 @@ class LogisticRegression:
         k = 1 if binary else len(classes)
         p = d + bool(self.fit_intercept)
         coef0 = self._warm_start_coef(classes, k, d)
-        if self.solver == "newton":
+        if self.solver != "gd":
             if hasattr(self, "learning_rate_"):    # left from an earlier gd fit
                 del self.learning_rate_
             w_unit, exponent, C_unit = _unit_weights(w, C)
@@ -314,7 +316,7 @@ class LogisticRegression:
             oracle = make_oracle(X, codes, w_unit, k=len(classes),
                                  fit_intercept=self.fit_intercept, n_threads=n_threads)
             solver = NewtonSolver(oracle, C=C_unit, tol=self.tol, max_iter=self.max_iter,
-                                  verbose=self.verbose)
+                                  verbose=self.verbose, curvature=self._curvature)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads
             # spin after each call and slowed the kernel's next OpenMP pass 1.5-5x
             # (2 cores); the solver's own BLAS work (Cholesky) is small
@@ -327,9 +329,6 @@ class LogisticRegression:
                     f"x{a}" for a in range(d)]
                 warnings.warn(separation_message(result.certificate, classes, names, n_iter),
                               PerfectSeparationWarning, stacklevel=2)
-            if hasattr(oracle, "route"):       # sparse X: which curvature route it took
-                for row in history:
-                    row["route"] = oracle.route
             hessian, data_loss = result.data_hessian, result.data_loss
             if exponent:
                 with np.errstate(over="ignore"):    # back to the caller's units
@@ -353,7 +352,7 @@ class LogisticRegression:
 
         self._set_fitted(classes, d, feature_names, coef, n_iter, history)
         self.converged_ = bool(converged)
-        self.n_passes_ = oracle.n_passes if self.solver == "newton" else None
+        self.n_passes_ = oracle.n_passes if self.solver != "gd" else None
         if not np.isfinite(C):
             self._inference_state_ = self._inference_state(
                 X, codes, w, coef, binary, hessian, data_loss, counts, n_iter, converged)
@@ -365,9 +364,9 @@ class LogisticRegression:
         blocks, the Newton step solved here, on the client)."""
         from . import _dask
 
-        if self.solver != "newton":
-            raise ValueError(f"solver={self.solver!r} does not support dask inputs; "
-                             "use solver='newton' (the default).")
+        if self.solver == "gd":
+            raise ValueError("solver='gd' does not support dask inputs; use solver='newton' "
+                             "(the default) or 'newton-cg'.")
         feature_names = _feature_names(X)
         client = _dask._distributed_client(None)
         data = _dask.as_dask_data(X, y, sample_weight, class_weight=self.class_weight,
@@ -379,15 +378,6 @@ class LogisticRegression:
         oracle = _dask.DaskNewtonOracle(
             data, fit_intercept=self.fit_intercept, binary=binary,
             n_threads=self.n_threads, hessian_budget_bytes=_dask.HESSIAN_BUDGET_BYTES)
-        if not oracle.hessian_fits:
-            raise ValueError(
-                f"The Newton system of this problem has k*p = {k}*{p} coordinates: its "
-                f"Hessian needs {oracle.hessian_nbytes / 2**30:.2f} GiB on the client, above "
-                f"logreg._dask.HESSIAN_BUDGET_BYTES = "
-                f"{_dask.HESSIAN_BUDGET_BYTES / 2**30:.2f} GiB. Raise that budget if the "
-                "client has the memory (the solver needs about 2x the Hessian), or reduce "
-                "the number of features or classes (e.g. PCA, feature hashing with fewer "
-                "buckets, merging rare classes).")
         counts = data.class_totals()
         if counts.sum() <= 0:
             raise ValueError("sample_weight is zero for every sample: nothing to fit.")
@@ -404,7 +394,7 @@ class LogisticRegression:
         if hasattr(self, "learning_rate_"):
             del self.learning_rate_
         result = NewtonSolver(oracle, C=C, tol=self.tol, max_iter=self.max_iter,
-                              verbose=self.verbose).solve(coef0)
+                              verbose=self.verbose, curvature=self._curvature).solve(coef0)
         self.n_passes_ = oracle.n_passes
         self._set_fitted(classes, d, feature_names, result.coef, result.n_iter,
                          result.history)
@@ -428,6 +418,11 @@ class LogisticRegression:
         self.n_iter_ = int(n_iter)
         self.history_ = history
         self._inference_state_ = None
+
+    @property
+    def _curvature(self):
+        """The Newton solver's curvature rule for ``solver`` (``logreg._policy``)."""
+        return "newton-cg" if self.solver == "newton-cg" else "auto"
 
     def _warm_start_coef(self, classes, k, d):
         """The previous coefficients ``(k, p)`` when warm-starting a compatible fit."""

@@ -1,33 +1,9 @@
 """The in-memory data oracle: what the Newton loop needs from the data, in bounded memory.
 
-``logreg._newton.NewtonSolver`` talks to the data only through an *oracle*
-with this interface (``logreg._dask.DaskNewtonOracle`` is the distributed
-one; ``InMemoryOracle`` below the in-memory one)::
-
-    k, p, binary, fit_intercept       coef is (k, p); binary: k = 1
-    stats(coef, *, hessian=True)      -> (loss, grad (k, p), pairs | None)   one pass
-    losses_along(coef, direction, steps) -> losses (len(steps),)             one pass
-    hessian_vector_product(coef, v)   -> H(coef) v, (k, p)                   one pass
-    hessian(pairs)                    -> full data Hessian (class-major)     no pass
-    n_passes, pass_log                passes over the data so far
-    sum_weights                       S = sum_n w_n (known after the first stats)
-    min_positive_weight               the smallest positive w_n (separation certificate)
-    find_separation()                 optional: a separation certificate or None
-    hessian_fits                      False: the (k p)^2 Hessian is over budget
-
-and optionally (the in-memory oracle; the solver checks with ``hasattr``)::
-
-    gram(*, subsample=False)          -> X~^T W X~ (p, p), the zero-slope factor
-    subsample_stride                  m: approximations read every m-th row
-    exact_only                        True: a pass is too cheap for approximations
-    subsample_hessian(coef, *, single_precision=False) -> approximate Hessian
-    subsample_class_curvature(coef, *, diagonal_only)   -> its class blocks / diagonal
-    cg_preconditioner(coef, *, scale, l2, free) -> M with M.solve(r), M.mu:
-                                      CG's preconditioner, for oracles whose
-                                      Hessian is too large to form
-
-``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n`` and every array
-follows the layout of ``logreg._loss`` (binary: the single positive-class row).
+``InMemoryOracle`` implements the protocol of ``logreg._protocol`` for a dense
+in-memory ``X``, with every optional capability: the zero-slope Gram matrix,
+Hessians and class curvature from a row subsample, and separation
+certificates.
 
 Memory: nothing of size ``n x d`` is ever made but the copy of every m-th row
 behind the approximations (``_subsample_rows``: 1/8 of X, made once), and the
@@ -46,6 +22,7 @@ over chunks of ``GRAM_CHUNK_ROWS`` rows.
 import numpy as np
 
 from . import _blocks, _kernel, _loss, _preconditioner, _separation
+from ._protocol import OracleCapabilities
 
 # Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
 GRAM_CHUNK_ROWS = 1 << 16
@@ -112,6 +89,11 @@ class InMemoryOracle:
                    > _preconditioner.PRECONDITIONER_BUDGET_BYTES)
         self.prefers_hessian_free = costly or too_big
         self.exact_only = n * p * p * max(1, k * (k - 1) // 2) < SMALL_PASS_FLOPS
+        self.capabilities = OracleCapabilities(
+            n_rows=n, prefers_hessian_free=self.prefers_hessian_free,
+            approximations=not self.exact_only, zero_slope_gram=True, subsample_hessian=True,
+            class_curvature=True, separation_certificate=True,
+            subsample_stride=self.subsample_stride)
 
     def _count(self, kind):
         self.n_passes += 1
@@ -170,10 +152,7 @@ class InMemoryOracle:
     def min_positive_weight(self):
         """The smallest positive sample weight (1.0 for unit weights): the solver's
         certificate of strict separation (``NewtonSolver._strictly_separated``)."""
-        if self.w is None:
-            return 1.0
-        positive = self.w[self.w > 0]
-        return float(positive.min()) if positive.size else 0.0
+        return smallest_positive_weight(self.w)
 
     @property
     def subsample_stride(self):
@@ -200,7 +179,7 @@ class InMemoryOracle:
             pairs *= self.sum_weights / S_sub
         return self.hessian(pairs)
 
-    def subsample_class_curvature(self, coef, *, diagonal_only):
+    def class_curvature(self, coef, *, diagonal_only):
         """The per-class diagonal blocks (packed) or the diagonal of the data Hessian
         from every m-th row, scaled to the whole sum of weights: the cheaper
         preconditioners of ``logreg._preconditioner`` (``class_curvature``)."""
@@ -260,3 +239,12 @@ class InMemoryOracle:
     def hessian(self, pairs):
         """Full data Hessian ``(k p, k p)`` class-major (binary ``(p, p)``) from ``pairs``."""
         return _loss.hessian_from_pairs(pairs, self.k, self.p, self.binary)
+
+
+def smallest_positive_weight(w):
+    """The smallest positive entry of the weights ``w`` (None: unit weights, 1.0);
+    0.0 when none is positive."""
+    if w is None:
+        return 1.0
+    positive = w[w > 0]
+    return float(positive.min()) if positive.size else 0.0

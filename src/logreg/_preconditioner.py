@@ -1,8 +1,8 @@
 """Preconditioners of Hessian-free Newton-CG, within a memory budget.
 
-Conjugate gradients (``logreg._newton.NewtonSolver.solve_step_cg``) is
+Conjugate gradients (``logreg._curvature.ConjugateGradient``) is
 preconditioned by an approximation ``M`` of the shifted, penalized system
-``scale H + l2 D + N diag(mu) N^T`` (``logreg._newton`` explains the shift).
+``scale H + l2 D + N diag(mu) N^T`` (``logreg._state`` explains the shift).
 Three kinds, from the most to the least faithful:
 
 * ``"dense"``: the whole ``(k p) x (k p)`` Hessian of a row subsample, one
@@ -111,10 +111,11 @@ def class_curvature(X, w, coef, fit_intercept, n_threads, *, diagonal_only):
 
 
 class BlockDiagonalSystem:
-    """``M^-1 r`` for a block-diagonal ``M``: one Cholesky factor per class block."""
+    """``M^-1 r`` for a block-diagonal ``M``: one Cholesky factor per class block;
+    ``mu`` the shift of the flat directions it includes."""
 
-    def __init__(self, factors):
-        self.factors = factors
+    def __init__(self, factors, mu):
+        self.factors, self.mu = factors, mu
 
     def solve(self, r):
         R = r.reshape(len(self.factors), -1)
@@ -123,10 +124,10 @@ class BlockDiagonalSystem:
 
 
 class DiagonalSystem:
-    """``M^-1 r`` for a diagonal ``M`` (Jacobi)."""
+    """``M^-1 r`` for a diagonal ``M`` (Jacobi); ``mu`` as ``BlockDiagonalSystem``'s."""
 
-    def __init__(self, diagonal):
-        self.diagonal = diagonal
+    def __init__(self, diagonal, mu):
+        self.diagonal, self.mu = diagonal, mu
 
     def solve(self, r):
         return r / self.diagonal
@@ -134,14 +135,14 @@ class DiagonalSystem:
 
 def class_diagonal_system(curvature, *, scale, l2, mask, free, factor):
     """The block-Jacobi (packed ``curvature``) or Jacobi (``(k, p)`` curvature) part of
-    the shifted, penalized system; returns ``(system, mu)`` or None when a block
-    does not factor.
+    the shifted, penalized system; returns the system (with its ``mu``) or None
+    when a block does not factor.
 
     ``mu`` maps each free column ``a`` to the shift of the flat directions, the
     mean over the classes of the system's diagonal there (as the dense route's
-    ``NewtonSolver._shift_free``); the diagonal blocks of ``N diag(mu) N^T``
+    ``logreg._state.Problem.shift_free``); the diagonal blocks of ``N diag(mu) N^T``
     add ``mu_a / k`` at ``(a, a)``.  ``factor(M)`` returns a Cholesky factor of
-    ``M`` or None (``NewtonSolver._preconditioner_factor``).
+    ``M`` or None (``logreg._curvature.preconditioner_cholesky``).
     """
     k, p = mask.shape
     if curvature.shape == (k, p):
@@ -151,7 +152,7 @@ def class_diagonal_system(curvature, *, scale, l2, mask, free, factor):
             diagonal[:, a] += m / k
         if not np.all(diagonal > 0):
             return None
-        return DiagonalSystem(diagonal.ravel()), mu
+        return DiagonalSystem(diagonal.ravel(), mu)
     diagonal = scale * curvature[:, _packed_diagonal(p)] + l2 * mask
     mu = {a: float(diagonal[:, a].mean()) for a in free}
     factors = []
@@ -166,7 +167,7 @@ def class_diagonal_system(curvature, *, scale, l2, mask, free, factor):
             return None
         factors.append(f)
         del block
-    return BlockDiagonalSystem(factors), mu
+    return BlockDiagonalSystem(factors, mu)
 
 
 def _packed_diagonal(p):

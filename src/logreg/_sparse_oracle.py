@@ -1,8 +1,7 @@
 """The data oracle of a scipy.sparse X: the Newton loop's passes on CSR data.
 
-``sparse_oracle`` returns an oracle with the interface of
-``logreg._oracle.InMemoryOracle`` (that module documents it) for a canonical
-CSR matrix (``logreg._validation.check_X_sparse``), on one of two routes:
+``sparse_oracle`` returns an oracle of the protocol of ``logreg._protocol``
+for a canonical CSR matrix (``logreg._validation.check_X_sparse``), on one of two routes:
 
 * ``SparseOracle`` -- the full block Hessian.  Its pair products come from
   each row's sparse outer product (``_sparse_kernel.pair_products``):
@@ -34,6 +33,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import _loss, _sparse_kernel
+from ._oracle import smallest_positive_weight
+from ._protocol import OracleCapabilities
 
 # The full-Hessian route needs the (k p)^2 float64 Hessian (and the solver
 # about as much again for its factor); above this it is Hessian-free.
@@ -163,6 +164,11 @@ class _SparseOracleBase:
         self._proba = None          # (coef, P) of the last pass that kept them
         self._coef_t = None         # (coef, its (p, k) softmax transpose) last made
 
+    @property
+    def min_positive_weight(self):
+        """The smallest positive sample weight (``logreg._protocol``)."""
+        return smallest_positive_weight(self.w)
+
     def _by_columns(self, design):
         """Whether ``design``'s gradient-type products go through an ``(n, k)``
         residual and the column phase (``_sparse_kernel.xt_product``) rather than
@@ -277,6 +283,10 @@ class SparseOracle(_SparseOracleBase):
     def __init__(self, design, y, w, **kw):
         super().__init__(design, y, w, **kw)
         self._subsample = None
+        self.capabilities = OracleCapabilities(
+            n_rows=design.shape[0], exact_hessian=self.hessian_fits, approximations=True,
+            zero_slope_gram=True, subsample_hessian=True,
+            subsample_stride=self.subsample_stride, route=self.route)
 
     def gram(self, *, subsample=False):
         """``X~^T W X~`` ``(p, p)``: the Hessian's Kronecker factor at zero slopes
@@ -325,6 +335,12 @@ class SparseHessianFreeOracle(_SparseOracleBase):
 
     prefers_hessian_free = True
     route = "hessian-free"
+
+    def __init__(self, design, y, w, **kw):
+        super().__init__(design, y, w, **kw)
+        self.capabilities = OracleCapabilities(
+            n_rows=design.shape[0], exact_hessian=self.hessian_fits,
+            prefers_hessian_free=True, own_preconditioner=True, route=self.route)
 
     def cg_preconditioner(self, coef, *, scale, l2, free):
         """Block-diagonal approximation of the solver's shifted, penalized Newton

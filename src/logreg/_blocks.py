@@ -9,6 +9,8 @@ of size ``n x k`` or ``n x d`` is made.
 """
 import numpy as np
 
+from ._loss import log_softmax, softmax
+
 # Elements of a sub-block temporary (rows x max(k, d)): 2 MiB.  Measured at
 # (1e5, 20, 5): blocks of 64K elements spend a third of a Hessian-vector pass
 # in Python overhead.
@@ -41,20 +43,6 @@ def logits_t(Xs, coef, fit_intercept):
     return eta
 
 
-def softmax_t(Z):
-    """In place: ``Z <- exp(Z - max)`` per column; returns ``(max, sums)``.
-
-    ``logsumexp = max + log(sums)``; callers subtract ``max`` from the other
-    logits first (``eta_y - max`` is exact near the maximum, whereas
-    ``max + log(sums)`` rounds ``log(sums)`` away against a large ``max``),
-    which is also the kernel's arithmetic.
-    """
-    m = Z.max(axis=0)
-    Z -= m
-    np.exp(Z, out=Z)
-    return m, Z.sum(axis=0)
-
-
 def add_xt(out, Rt, Xs, fit_intercept):
     """``out += Rt [Xs, 1]``: a residual ``(k, rows)`` times a sub-block of X."""
     d = Xs.shape[1]
@@ -83,9 +71,7 @@ def losses_along(X, y_codes, sample_weight, coef, direction, steps, fit_intercep
         for i, t in enumerate(steps):
             np.multiply(deta, t, out=Z)
             Z += eta
-            z_y = Z[pick]
-            m, s = softmax_t(Z)
-            terms = np.log(s) - (z_y - m)
+            terms = -log_softmax(Z, axis=0)[pick]
             losses[i] += terms.sum() if w is None else w @ terms
     return losses
 
@@ -103,9 +89,7 @@ def hessian_vector_product(X, sample_weight, coef, vector, fit_intercept):
     for rows in row_blocks(n, k, d):
         Xs = as_float64(X[rows])
         E = logits_t(Xs, both, fit_intercept)
-        P, Q = E[:k], E[k:]
-        _, s = softmax_t(P)
-        P /= s
+        P, Q = softmax(E[:k], axis=0), E[k:]
         Q *= P
         R = Q - P * Q.sum(axis=0)
         if sample_weight is not None:

@@ -20,7 +20,7 @@ iteration; the sources themselves hold no switching rules.
 import numpy as np
 import scipy.linalg
 
-from . import _preconditioner
+from . import _loss, _preconditioner
 from ._kronecker import KroneckerNewtonSystem, cho_solve_vector
 from ._state import Step
 
@@ -170,12 +170,11 @@ class KroneckerStart:
         and the Gram matrix ``X~^T W X~``."""
         problem = self.problem
         c = coef[:, -1] if problem.fit_intercept else np.zeros(problem.k)
-        if problem.binary:
-            pi = 1.0 / (1.0 + np.exp(-c[0]))
+        if problem.binary:     # the two-class softmax [0, c]
+            pi = _loss.softmax(np.array([[0.0, c[0]]]))[0, 1]
             A = np.array([[pi * (1.0 - pi)]])
         else:
-            pi = np.exp(c - c.max())
-            pi /= pi.sum()
+            pi = _loss.softmax(c[None, :])[0]
             A = np.diag(pi) - np.outer(pi, pi)
         return A, check_finite_hessian(self.oracle.gram(subsample=subsample))
 

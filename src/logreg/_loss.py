@@ -85,23 +85,23 @@ def linear_predictor(X, coef, fit_intercept):
 # Pointwise pieces: log-sum-exp forms that never overflow and avoid cancellation
 # ---------------------------------------------------------------------------
 
-def _lse_parts(eta):
-    """Row max ``m``, ``log1p(s)`` with ``s = sum_{j != argmax} exp(eta_j - m)``, and argmax.
+def _lse_parts(eta, axis=1):
+    """Max ``m``, ``log1p(s)`` with ``s = sum_{j != argmax} exp(eta_j - m)``, along ``axis``.
 
     ``logsumexp(eta) = m + log1p(s)``: splitting off the largest term keeps
     the log accurate when one class dominates (``s`` tiny).
     """
-    n = eta.shape[0]
-    top = eta.argmax(axis=1)
-    m = eta[np.arange(n), top]
+    top = np.expand_dims(eta.argmax(axis=axis), axis)
+    m = np.take_along_axis(eta, top, axis)
     with np.errstate(over="ignore"):    # eta - m below -FLOAT_MAX: exp gives 0 anyway
-        E = np.exp(eta - m[:, None])
-    E[np.arange(n), top] = 0.0
-    return m, np.log1p(E.sum(axis=1)), top
+        E = np.exp(eta - m)
+    np.put_along_axis(E, top, 0.0, axis)
+    return m, np.log1p(E.sum(axis=axis, keepdims=True))
 
 
-def log_softmax(eta):
-    """Row-wise ``log softmax(eta)``; finite (or -inf) for any non-NaN ``eta``.
+def log_softmax(eta, axis=1):
+    """``log softmax(eta)`` along ``axis`` (the classes: row-wise by default, class-major
+    blocks ``(k, rows)`` with ``axis=0``); finite (or -inf) for any non-NaN ``eta``.
 
     Formed as ``(eta - m) - log1p(s)``: ``eta - (m + log1p(s))`` would round
     ``log1p(s)`` away against a large ``m`` (two tied logits of 1e18 would
@@ -110,14 +110,14 @@ def log_softmax(eta):
     that overflowed to +-inf count as +-FLOAT_MAX (the limit of the softmax).
     """
     eta = np.clip(eta, -_FLOAT_MAX, _FLOAT_MAX)
-    m, l1p, _ = _lse_parts(eta)
+    m, l1p = _lse_parts(eta, axis)
     with np.errstate(over="ignore"):
-        return (eta - m[:, None]) - l1p[:, None]
+        return (eta - m) - l1p
 
 
-def softmax(eta):
-    """Row-wise ``softmax(eta)``; rows sum to 1 to rounding (``log_softmax``)."""
-    return np.exp(log_softmax(eta))
+def softmax(eta, axis=1):
+    """``softmax(eta)`` along ``axis``; it sums to 1 to rounding (``log_softmax``)."""
+    return np.exp(log_softmax(eta, axis))
 
 
 def class_log_proba(eta):
@@ -139,10 +139,8 @@ def class_proba(eta):
 
 def multinomial_pointwise(eta, y):
     """Per-sample cross-entropy ``CE_n`` and probabilities ``P`` (C-ordered)."""
-    n = eta.shape[0]
-    m, l1p, _ = _lse_parts(eta)
-    ce = (m - eta[np.arange(n), y]) + l1p
-    return ce, np.exp((eta - m[:, None]) - l1p[:, None])
+    log_p = log_softmax(eta)
+    return -log_p[np.arange(eta.shape[0]), y], np.exp(log_p)
 
 
 def binary_pointwise(eta, y):

@@ -89,8 +89,7 @@ def class_curvature(X, w, coef, fit_intercept, n_threads, *, diagonal_only):
         P = np.empty((Xc.shape[0], k))
         for sub in _blocks.row_blocks(Xc.shape[0], k, d):
             E = _blocks.logits_t(_blocks.as_float64(Xc[sub]), coef, fit_intercept)
-            _, s = _blocks.softmax_t(E)
-            P[sub] = (E / s).T
+            P[sub] = _loss.softmax(E, axis=0).T
         if diagonal_only:
             curvature = P * (1.0 - P)
             if wc is not None:

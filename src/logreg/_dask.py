@@ -29,7 +29,8 @@ Passes per Newton iteration
 2. ``losses_along(coef, direction, steps)``: the losses at a whole ladder of
    step sizes, from ``eta = X coef^T`` and ``deta = X direction^T``
    computed once per block.
-Hessian-free Newton-CG adds one pass per ``hessian_vector_product``.
+Hessian-free Newton-CG adds one pass per ``hessian_vector_product``, and one
+per ``class_curvature`` (its preconditioner's class blocks or diagonal).
 ``n_passes`` counts the passes (the label-encoding pass of ``as_dask_data``
 is a setup pass, counted in ``DaskData.n_setup_passes``).
 
@@ -48,8 +49,10 @@ Memory model
   otherwise only sub-block temporaries of about 256 KiB (logits and residuals
   are computed on cache-sized sub-blocks of rows, class-major); and the pair
   buffer ``K * P2 * 8`` bytes (about ``(k p)^2 * 2`` bytes), plus one such
-  buffer per partial sum held by the reduction.  No copy of ``X`` is made;
-  float32 ``X`` is converted to float64 one sub-block at a time.
+  buffer per partial sum held by the reduction.  A ``class_curvature`` pass
+  holds the probabilities of at most ``_preconditioner.CHUNK_ROWS`` rows and
+  ``k * P2 * 8`` bytes (about ``k p^2 * 4``) per partial sum instead.  No copy
+  of ``X`` is made; float32 ``X`` is converted to float64 one sub-block at a time.
 * Client: the assembled Hessian ``(k p)^2 * 8`` bytes, plus its Cholesky
   factor in the solver (up to about 2x that at the peak), and the gradient.
 * Budget rule: when ``(k p)^2 * 8`` exceeds ``hessian_budget_bytes``
@@ -75,7 +78,7 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _blocks, _hessian, _kernel, _loss
+from . import _blocks, _hessian, _kernel, _loss, _preconditioner
 from ._threads import effective_n_threads
 from ._validation import (
     check_label_values,
@@ -177,8 +180,8 @@ def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
     """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, problem)``."""
     y_codes, w = _block_inputs(y_codes, w)
     if hessian:
-        threads = effective_n_threads(task_thread_budget() if n_threads is None else n_threads)
-        loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept, threads)
+        loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept,
+                                                _task_threads(n_threads))
     else:
         (loss, grad), pairs = loss_gradient(X, y_codes, w, coef, fit_intercept), None
     problem = None
@@ -208,6 +211,20 @@ def _hvp_task(X, w, coef, vector, fit_intercept):
     _, w = _block_inputs(None, w)
     hv = _blocks.hessian_vector_product(X, w, coef, vector, fit_intercept)
     return hv, None if np.isfinite(hv).all() else _x_problem(X)
+
+
+@_quiet
+def _curvature_task(X, w, coef, fit_intercept, diagonal_only, n_threads):
+    _, w = _block_inputs(None, w)
+    curvature = _preconditioner.class_curvature(X, w, coef, fit_intercept,
+                                                _task_threads(n_threads),
+                                                diagonal_only=diagonal_only)
+    return curvature, None if np.isfinite(curvature).all() else _x_problem(X)
+
+
+def _task_threads(n_threads):
+    """Kernel threads of a task: ``n_threads``, or the worker's budget when None."""
+    return effective_n_threads(task_thread_budget() if n_threads is None else n_threads)
 
 
 def _add_pair(a, b):
@@ -452,7 +469,8 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
 # ---------------------------------------------------------------------------
 
 class DaskNewtonOracle:
-    """Distributed loss, gradient, Hessian pairs, step ladder and Hessian-vector products.
+    """Distributed loss, gradient, Hessian pairs, step ladder, Hessian-vector products
+    and the class curvature that preconditions them.
 
     Parameters
     ----------
@@ -485,8 +503,8 @@ class DaskNewtonOracle:
     Attributes
     ----------
     n_passes : int
-        Passes over the data so far (every ``stats``, ``losses_along`` and
-        ``hessian_vector_product`` call is one).
+        Passes over the data so far (every ``stats``, ``losses_along``,
+        ``hessian_vector_product`` and ``class_curvature`` call is one).
     pass_log : list of str
         The kind of every pass, in order.
     sum_weights : float or None
@@ -626,6 +644,25 @@ class DaskNewtonOracle:
         losses, problem = self._compute("ladder", tree_reduce(parts, _add_pair, self.split_every))
         _raise_for_problem(problem)
         return losses
+
+    def class_curvature(self, coef, *, diagonal_only):
+        """One pass: the per-class diagonal blocks (packed) or the diagonal of the data
+        Hessian at ``coef``, from all rows: the preconditioners of Hessian-free
+        Newton-CG (``logreg._preconditioner``).
+
+        Each block runs ``_preconditioner.class_curvature``, the function the
+        in-memory oracle runs on its row subsample, and the blocks' sums add up.
+        Returns ``(k, p(p+1)/2)`` row-wise packed upper triangles, or ``(k, p)``
+        with ``diagonal_only``; binary: the positive class's row only, ``(1, .)``.
+        """
+        coef_d = dask.delayed(self._coef(coef), pure=False)
+        task = dask.delayed(_curvature_task, pure=False)
+        parts = [task(x, w, coef_d, self.fit_intercept, diagonal_only, self.n_threads)
+                 for x, w in zip(self._X, self._w)]
+        curvature, problem = self._compute(
+            "curvature", tree_reduce(parts, _add_pair, self.split_every))
+        _raise_for_problem(problem)
+        return self._rows(curvature)
 
     def hessian_vector_product(self, coef, vector):
         """One pass: ``H(coef) @ vector`` in the ``(k, p)`` coef layout (no Hessian formed)."""

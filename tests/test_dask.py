@@ -19,7 +19,7 @@ import scipy.linalg
 from distributed import get_task_stream
 
 import logreg
-from logreg import _blocks, _dask, _hessian, reference
+from logreg import _blocks, _dask, _hessian, _preconditioner, reference
 
 from .tolerances import KERNEL_RTOL, assert_allclose_scaled
 
@@ -190,6 +190,41 @@ def test_hessian_vector_product_is_hessian_times_vector(scheduler):
         v = random_coef(oracle.k, oracle.p, seed=10 + seed)
         assert_allclose_scaled(oracle.hessian_vector_product(coef, v).ravel(),
                                H @ v.ravel(), RTOL)
+
+
+@pytest.mark.parametrize("diagonal_only", [False, True])
+@pytest.mark.parametrize("binary", [False, True])
+@pytest.mark.parametrize("fit_intercept, weighted", [(True, True), (False, False)])
+def test_class_curvature_sums_the_in_memory_function_over_all_rows(
+        diagonal_only, binary, fit_intercept, weighted, scheduler):
+    X, y, w, chunks = make_case("uneven")           # a 13-row and an empty block
+    y = (y >= 2).astype(np.intp) if binary else y
+    w = w if weighted else None
+    oracle = build(X, y, w, chunks, scheduler=scheduler, fit_intercept=fit_intercept,
+                   binary=binary)
+    coef = random_coef(oracle.k, oracle.p)
+    got = oracle.class_curvature(coef, diagonal_only=diagonal_only)
+    assert oracle.pass_log == ["curvature"]
+    # the in-memory oracle's layout: softmax rows, binary the positive class's row only
+    softmax = np.vstack([np.zeros((1, oracle.p)), coef]) if binary else coef
+    want = _preconditioner.class_curvature(X, w, softmax, fit_intercept, 1,
+                                           diagonal_only=diagonal_only)
+    assert_allclose_scaled(got, want[1:] if binary else want, RTOL)
+    # and independently: the diagonal blocks of the Hessian from the stats pass
+    H = oracle.hessian(oracle.stats(coef)[2])
+    p = oracle.p
+    blocks = [H[i * p:(i + 1) * p, i * p:(i + 1) * p] for i in range(oracle.k)]
+    expected = [np.diag(b) if diagonal_only else b[np.triu_indices(p)] for b in blocks]
+    assert_allclose_scaled(got, np.array(expected), RTOL)
+
+
+def test_class_curvature_names_bad_X():
+    X, y, w, chunks = make_case("uneven")
+    X[1500, 2] = np.nan
+    oracle = build(X, y, w, chunks, scheduler="sync")
+    with pytest.raises(ValueError, match="X contains NaN or infinity"):
+        oracle.class_curvature(random_coef(4, 6), diagonal_only=True)
+    assert oracle.n_passes == 1
 
 
 def test_default_scheduler_is_the_active_client(client):
@@ -461,16 +496,16 @@ def test_bad_values_are_caught_in_the_first_pass(what, value, message, scheduler
 def test_all_zero_weights():
     X, y, _, chunks = make_case("uneven")
     oracle = build(X, y, np.zeros(len(y)), chunks, scheduler="sync")
-    with pytest.raises(ValueError, match="sums to zero"):
+    with pytest.raises(ValueError, match="zero for every sample"):
         oracle.stats(random_coef(4, 6))
 
 
 @pytest.mark.parametrize("make_inputs,error,message", [
     (lambda X, y: (X, y), TypeError, "dask array or a dask DataFrame"),
     (lambda X, y: (da.from_array(X[:, 0]), y), ValueError, "2-D"),
-    (lambda X, y: (da.from_array(X), y[:-1]), ValueError, "entries but X has"),
+    (lambda X, y: (da.from_array(X), y[:-1]), ValueError, "inconsistent numbers"),
     (lambda X, y: (da.from_array(X), np.where(y == 0, np.nan, y)), ValueError, "y contains NaN"),
-    (lambda X, y: (da.from_array(X), np.zeros_like(y)), ValueError, "single class"),
+    (lambda X, y: (da.from_array(X), np.zeros_like(y)), ValueError, "only one class"),
     (lambda X, y: (da.from_array(X.astype(str)), y), TypeError, "numeric"),
     (lambda X, y: (da.from_array(X)[da.from_array(y) > 0], y), ValueError,
      "unknown chunk sizes"),

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 import logreg
+from logreg._exceptions import DataConversionWarning
 
 from ._fits import make_classification
 from .tolerances import (
@@ -184,14 +185,15 @@ def test_gd_solver_rejects_dask_input():
         logreg.LogisticRegression(solver="gd").fit(Xd, yd)
 
 
+@pytest.mark.parametrize("k", [2, 3])
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("class_weight", [None, {0: 3.0, 2: 0.5}, "balanced"])
+@pytest.mark.parametrize("class_weight", [None, {0: 3.0, 1: 0.5}, "balanced"])
 def test_dask_class_and_sample_weights_follow_the_in_memory_rules(
-        class_weight, weighted, fit_intercept, monkeypatch):
+        class_weight, weighted, fit_intercept, k, monkeypatch):
     from logreg import _oracle
 
-    X, y, w, Xd, yd, wd = _problem(k=3, weighted=weighted)
+    X, y, w, Xd, yd, wd = _problem(k=k, weighted=weighted, n=600, chunks=(200, 13, 0, 387))
     monkeypatch.setattr(_oracle, "SUBSAMPLE", 1)     # the same exact steps (see above)
     make = lambda: logreg.LogisticRegression(  # noqa: E731
         C=0.7, class_weight=class_weight, fit_intercept=fit_intercept, tol=TOL)
@@ -200,6 +202,71 @@ def test_dask_class_and_sample_weights_follow_the_in_memory_rules(
         fit = make().fit(Xd, yd, sample_weight=wd)
     assert_allclose_scaled(fit.coef_, ref.coef_, DASK_FIT_RTOL)
     assert_allclose_scaled(fit.intercept_, ref.intercept_, DASK_FIT_RTOL)
+
+
+def _bad_inputs():
+    """``(case, X, y, sample_weight, class_weight)``: each breaks one rule."""
+    X, y, w = make_classification(n=60, d=3, k=3, seed=4, weighted=True)
+    with_w = lambda i, v: np.where(np.arange(len(w)) == i, v, w)  # noqa: E731
+    X_nan = X.copy()
+    X_nan[50, 1] = np.nan                      # in the last block only
+    return [
+        ("negative weight", X, y, with_w(45, -1.0), None),
+        ("negative weight, balanced", X, y, with_w(45, -1.0), "balanced"),
+        ("NaN weight", X, y, with_w(45, np.nan), None),
+        ("NaN weight, balanced", X, y, with_w(45, np.nan), "balanced"),
+        ("inf weight", X, y, with_w(5, np.inf), None),
+        ("short weights", X, y, w[:-1], None),
+        ("2-D weights", X, y, w[:, None], None),
+        ("string weights", X, y, w.astype(str), None),
+        ("zero weights", X, y, np.zeros_like(w), None),
+        ("one class with weight", X, y, np.where(y == 1, w, 0.0), None),
+        ("one class with weight by class_weight", X, y, w, {0: 0.0, 2: 0.0}),
+        ("unknown class in class_weight", X, y, w, {0: 2.0, 7: 1.0}),
+        ("negative class weight", X, y, w, {1: -2.0}),
+        ("bad class_weight string", X, y, w, "balance"),
+        ("one class only", X, np.zeros_like(y), w, None),
+        ("continuous labels", X, y + 0.5, w, None),
+        ("NaN label", X, np.where(y == 1, np.nan, y), w, None),
+        ("short y", X, y[:-1], w, None),
+        ("2-D y", X, np.column_stack([y, y]), w, None),
+        ("NaN in X", X_nan, y, w, None),
+        ("1-D X", X[:, 0], y, w, None),
+        ("complex X", X.astype(complex), y, w, None),
+        ("no features", X[:, :0], y, w, None),
+    ]
+
+
+def _dask_collections(X, y, w, chunks=(25, 0, 35)):
+    """The in-memory inputs as dask arrays with the same row blocks."""
+    def to_dask(a):
+        a = np.asarray(a)
+        return da.from_array(a, chunks=(chunks,) + a.shape[1:]) if (
+            a.ndim and a.shape[0] == sum(chunks)) else da.from_array(a)
+    return to_dask(X), to_dask(y), to_dask(w)
+
+
+@pytest.mark.parametrize("case, X, y, w, class_weight", _bad_inputs(),
+                         ids=[c[0] for c in _bad_inputs()])
+def test_dask_rejects_bad_inputs_with_the_in_memory_error(case, X, y, w, class_weight):
+    make = lambda: logreg.LogisticRegression(class_weight=class_weight)  # noqa: E731
+    with pytest.raises((ValueError, TypeError)) as in_memory:
+        make().fit(X, y, sample_weight=w)
+    with dask.config.set(scheduler="sync"), pytest.raises(in_memory.type) as on_dask:
+        make().fit(*_dask_collections(X, y, w))
+    assert str(on_dask.value) == str(in_memory.value)
+
+
+def test_dask_ravels_a_column_y_with_the_in_memory_warning():
+    X, y, _ = make_classification(n=60, d=3, k=3, seed=4)
+    with pytest.warns(DataConversionWarning, match="column-vector y") as in_memory:
+        ref = logreg.LogisticRegression(tol=TOL).fit(X, y[:, None])
+    Xd, yd, _ = _dask_collections(X, y[:, None], y)
+    with dask.config.set(scheduler="sync"), pytest.warns(DataConversionWarning) as on_dask:
+        fit = logreg.LogisticRegression(tol=TOL).fit(Xd, yd)
+    assert [str(r.message) for r in on_dask] == [str(r.message) for r in in_memory]
+    assert on_dask[0].filename == __file__            # points at the caller's fit
+    assert_allclose_scaled(fit.coef_, ref.coef_, DASK_FIT_RTOL)
 
 
 @pytest.mark.parametrize("shape, seed",

@@ -29,7 +29,8 @@ Passes per Newton iteration
 2. ``losses_along(coef, direction, steps)``: the losses at a whole ladder of
    step sizes, from ``eta = X coef^T`` and ``deta = X direction^T``
    computed once per block.
-Hessian-free Newton-CG adds one pass per ``hessian_vector_product``.
+Hessian-free Newton-CG adds one pass per ``hessian_vector_product``, and one
+per ``class_curvature`` (its preconditioner's class blocks or diagonal).
 ``n_passes`` counts the passes (the label-encoding pass of ``as_dask_data``
 is a setup pass, counted in ``DaskData.n_setup_passes``).
 
@@ -48,8 +49,10 @@ Memory model
   otherwise only sub-block temporaries of about 256 KiB (logits and residuals
   are computed on cache-sized sub-blocks of rows, class-major); and the pair
   buffer ``K * P2 * 8`` bytes (about ``(k p)^2 * 2`` bytes), plus one such
-  buffer per partial sum held by the reduction.  No copy of ``X`` is made;
-  float32 ``X`` is converted to float64 one sub-block at a time.
+  buffer per partial sum held by the reduction.  A ``class_curvature`` pass
+  holds the probabilities of at most ``_preconditioner.CHUNK_ROWS`` rows and
+  ``k * P2 * 8`` bytes (about ``k p^2 * 4``) per partial sum instead.  No copy
+  of ``X`` is made; float32 ``X`` is converted to float64 one sub-block at a time.
 * Client: the assembled Hessian ``(k p)^2 * 8`` bytes, plus its Cholesky
   factor in the solver (up to about 2x that at the peak), and the gradient.
 * Budget rule: when ``(k p)^2 * 8`` exceeds ``hessian_budget_bytes``
@@ -68,7 +71,6 @@ core).  Dask's nanny starts workers with ``OPENBLAS_NUM_THREADS=1``, so the
 NumPy products inside tasks do not start threads of their own either.
 """
 import functools
-import numbers
 from contextlib import nullcontext
 from dataclasses import dataclass
 
@@ -76,23 +78,25 @@ import dask
 import dask.array as da
 import numpy as np
 
-from . import _blocks, _hessian, _kernel, _loss
+from . import _blocks, _hessian, _kernel, _loss, _preconditioner
 from ._protocol import OracleCapabilities
 from ._threads import effective_n_threads
-from ._validation import check_label_values, class_weights_from_totals
+from ._validation import (
+    check_label_values,
+    check_n_classes,
+    check_total_weight,
+    check_weight_layout,
+    check_weight_values,
+    check_X,
+    check_X_layout,
+    check_y_given,
+    check_y_layout,
+    class_weights_from_totals,
+    effective_weights,
+)
 
 #: Largest client-side Hessian, in bytes, that ``DaskNewtonOracle`` builds by default.
 HESSIAN_BUDGET_BYTES = 2 * 1024**3
-
-# flags a block reports back; the client turns them into a ValueError
-_FLAG_X_NONFINITE = 1
-_FLAG_W_NONFINITE = 2
-_FLAG_W_NEGATIVE = 4
-_FLAG_MESSAGES = {
-    _FLAG_X_NONFINITE: "X contains NaN or infinity.",
-    _FLAG_W_NONFINITE: "sample_weight contains NaN or infinity.",
-    _FLAG_W_NEGATIVE: "sample_weight contains negative values; weights must be >= 0.",
-}
 
 
 # ---------------------------------------------------------------------------
@@ -121,7 +125,7 @@ def loss_gradient(X, y_codes, sample_weight, coef, fit_intercept):
 
 
 # ---------------------------------------------------------------------------
-# Task wrappers: thread budget, validation flags, fixed-order reduction
+# Task wrappers: thread budget, a block's problem with X, fixed-order reduction
 # ---------------------------------------------------------------------------
 
 def task_thread_budget():
@@ -142,20 +146,18 @@ def task_thread_budget():
     return max(1, int(nthreads) // max(1, busy))
 
 
-def _weight_flags(w):
-    if w is None or w.size == 0:
-        return 0
-    lo, hi = w.min(), w.max()
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return _FLAG_W_NONFINITE
-    return _FLAG_W_NEGATIVE if lo < 0 else 0
+def _x_problem(X):
+    """The in-memory rule's message for a bad block of X, or None.
 
-
-def _x_flags(X):
-    """Only called when a block's result came out non-finite: the error path."""
-    if X.size and not (np.isfinite(X.min()) and np.isfinite(X.max())):
-        return _FLAG_X_NONFINITE
-    return 0
+    Only called when a block's result came out non-finite (the error path), so
+    X costs no validation pass of its own.  Weights need none here: the rule on
+    their values runs on every block as it is read (``as_dask_data``).
+    """
+    try:
+        check_X(X, n_threads=1)
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _block_inputs(y_codes, w):
@@ -165,8 +167,8 @@ def _block_inputs(y_codes, w):
 
 
 def _quiet(task):
-    """Non-finite values are reported through flags (and a ValueError on the
-    client), so the NumPy warnings they raise inside a block are noise."""
+    """Non-finite values are reported as a block's problem (and a ValueError on
+    the client), so the NumPy warnings they raise inside a block are noise."""
     @functools.wraps(task)
     def quiet_task(*args):
         with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
@@ -176,59 +178,61 @@ def _quiet(task):
 
 @_quiet
 def _stats_task(X, y_codes, w, coef, fit_intercept, hessian, n_threads):
-    """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, flags)``."""
+    """One block of a statistics pass: ``(loss, grad, pairs|None, sum_w, problem)``."""
     y_codes, w = _block_inputs(y_codes, w)
-    flags = _weight_flags(w)
-    if flags:
-        return 0.0, None, None, 0.0, flags
     if hessian:
-        threads = effective_n_threads(task_thread_budget() if n_threads is None else n_threads)
-        loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept, threads)
+        loss, grad, pairs = loss_gradient_pairs(X, y_codes, w, coef, fit_intercept,
+                                                _task_threads(n_threads))
     else:
         (loss, grad), pairs = loss_gradient(X, y_codes, w, coef, fit_intercept), None
+    problem = None
     if not (np.isfinite(loss) and np.isfinite(grad).all()):
-        flags |= _x_flags(X)
+        problem = _x_problem(X)
     sum_w = float(X.shape[0] if w is None else w.sum())
-    return loss, grad, pairs, sum_w, flags
+    return loss, grad, pairs, sum_w, problem
 
 
 @_quiet
 def _add_stats(a, b):
-    if a[4] or b[4]:  # a block failed validation: only the flags matter now
-        return 0.0, None, None, 0.0, a[4] | b[4]
+    if a[4] or b[4]:  # a block failed validation: only the first problem matters now
+        return 0.0, None, None, 0.0, a[4] or b[4]
     pairs = None if a[2] is None else a[2] + b[2]
-    return a[0] + b[0], a[1] + b[1], pairs, a[3] + b[3], 0
+    return a[0] + b[0], a[1] + b[1], pairs, a[3] + b[3], None
 
 
 @_quiet
 def _ladder_task(X, y_codes, w, coef, direction, steps, fit_intercept):
     y_codes, w = _block_inputs(y_codes, w)
-    flags = _weight_flags(w)
-    if flags:
-        return None, flags
     losses = _blocks.losses_along(X, y_codes, w, coef, direction, steps, fit_intercept)
-    if not np.isfinite(losses).all():
-        flags |= _x_flags(X)
-    return losses, flags
+    return losses, None if np.isfinite(losses).all() else _x_problem(X)
 
 
 @_quiet
 def _hvp_task(X, w, coef, vector, fit_intercept):
     _, w = _block_inputs(None, w)
-    flags = _weight_flags(w)
-    if flags:
-        return None, flags
     hv = _blocks.hessian_vector_product(X, w, coef, vector, fit_intercept)
-    if not np.isfinite(hv).all():
-        flags |= _x_flags(X)
-    return hv, flags
+    return hv, None if np.isfinite(hv).all() else _x_problem(X)
+
+
+@_quiet
+def _curvature_task(X, w, coef, fit_intercept, diagonal_only, n_threads):
+    _, w = _block_inputs(None, w)
+    curvature = _preconditioner.class_curvature(X, w, coef, fit_intercept,
+                                                _task_threads(n_threads),
+                                                diagonal_only=diagonal_only)
+    return curvature, None if np.isfinite(curvature).all() else _x_problem(X)
+
+
+def _task_threads(n_threads):
+    """Kernel threads of a task: ``n_threads``, or the worker's budget when None."""
+    return effective_n_threads(task_thread_budget() if n_threads is None else n_threads)
 
 
 def _add_pair(a, b):
-    """Sum of two ``(array, flags)`` partial results."""
+    """Sum of two ``(array, problem)`` partial results."""
     if a[1] or b[1]:
-        return None, a[1] | b[1]
-    return a[0] + b[0], 0
+        return None, a[1] or b[1]
+    return a[0] + b[0], None
 
 
 def _fold(combine, *parts):
@@ -270,10 +274,9 @@ def _distributed_client(scheduler):
     return None
 
 
-def _raise_for_flags(flags):
-    if flags:
-        problems = [msg for bit, msg in _FLAG_MESSAGES.items() if flags & bit]
-        raise ValueError(" ".join(problems))
+def _raise_for_problem(problem):
+    if problem:
+        raise ValueError(problem)
 
 
 # ---------------------------------------------------------------------------
@@ -355,13 +358,12 @@ def _to_array(obj, name, row_chunks=None, scheduler=None):
                         f"got {type(obj).__name__} (use logreg's in-memory path).")
     arr = np.asarray(obj)
     if arr.ndim == 0 or arr.shape[0] != sum(row_chunks):
-        raise ValueError(f"{name} has {arr.shape[0] if arr.ndim else 0} entries but X has "
-                         f"{sum(row_chunks)} samples.")
+        return da.from_array(arr)   # the caller's shape rule names the mismatch
     return da.from_array(arr, chunks=(row_chunks,) + arr.shape[1:])
 
 
 def _check_known_rows(arr, name):
-    if any(np.isnan(c) for c in arr.chunks[0]):
+    if arr.ndim and any(np.isnan(c) for c in arr.chunks[0]):
         raise ValueError(
             f"{name} has unknown chunk sizes along rows; call "
             f"{name}.compute_chunk_sizes() (or to_dask_array(lengths=True) on a "
@@ -380,13 +382,6 @@ def _encode_labels(y, classes):
     return codes.astype(np.intp, copy=False)
 
 
-def _scale_by_class(codes, w, class_w):
-    out = class_w[codes]
-    if w is not None:
-        out *= w
-    return out
-
-
 def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
                  scheduler=None, persist=False):
     """Validate and align dask inputs; encode labels with one distributed pass.
@@ -399,8 +394,9 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
     y : dask array / Series, or array-like, shape (n,)
         Labels of any sortable dtype; rechunked to ``X``'s row chunks.
     sample_weight : None, scalar, dask array / Series, or array-like
-        Non-negative; NaN/inf/negative values are detected in the first
-        pass of the oracle (no extra pass) and raise ``ValueError``.
+        Non-negative; NaN/inf/negative values are detected by the first
+        pass that reads the weights (no extra pass) and raise the in-memory
+        ``ValueError``.
     class_weight : None, "balanced" or dict {label: weight}
         Multiplies each sample's weight by its class's weight.
     classes : array-like, optional
@@ -414,52 +410,35 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
         scheduler is active) so that passes do not recompute them.
     """
     setup_passes = sum(_is_dataframe(a) for a in (X, y, sample_weight))
+    # the in-memory rules (logreg._validation), on metadata here and per block below
     X = _to_array(X, "X", scheduler=scheduler)
-    if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (n_samples, n_features); got {X.ndim}-D "
-                         f"with shape {X.shape}.")
     _check_known_rows(X, "X")
-    n, d = X.shape
-    if n == 0:
-        raise ValueError(f"X is empty: it has 0 samples (shape {X.shape}).")
-    if d == 0:
-        raise ValueError(f"X has 0 features (shape {X.shape}).")
-    if X.dtype.kind not in "biuf":
-        raise TypeError(f"X must be numeric (real numbers); got dtype {X.dtype}.")
+    check_X_layout(X)
+    n = X.shape[0]
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     if len(X.chunks[1]) != 1:
         X = X.rechunk({1: -1})
     rows = X.chunks[0]
 
+    check_y_given(y)
     y = _to_array(y, "y", rows, scheduler)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.ndim != 1:
-        raise ValueError(f"y must be 1-D; got shape {y.shape}.")
     _check_known_rows(y, "y")
-    if y.shape[0] != n:
-        raise ValueError(f"y has {y.shape[0]} entries but X has {n} samples.")
+    # stacklevel: the user's fit -> _fit_dask -> as_dask_data -> check_y_layout
+    y = check_y_layout(y, n, stacklevel=5)
     if y.chunks[0] != rows:
         y = y.rechunk((rows,))
 
     w = None
     if sample_weight is not None:
-        if np.ndim(sample_weight) == 0 and not dask.is_dask_collection(sample_weight):
-            w = da.full(n, float(sample_weight), chunks=(rows,))
-        else:
-            w = _to_array(sample_weight, "sample_weight", rows, scheduler)
-            if w.ndim != 1:
-                raise ValueError(f"sample_weight must be 1-D; got shape {w.shape}.")
-            _check_known_rows(w, "sample_weight")
-            if w.shape[0] != n:
-                raise ValueError(f"sample_weight has {w.shape[0]} entries but X has "
-                                 f"{n} samples.")
-            if w.dtype.kind not in "biuf":
-                raise TypeError(f"sample_weight must be numeric; got dtype {w.dtype}.")
-            w = w.astype(np.float64)
-            if w.chunks[0] != rows:
-                w = w.rechunk((rows,))
+        w = _to_array(sample_weight, "sample_weight", rows, scheduler)
+        _check_known_rows(w, "sample_weight")
+        check_weight_layout(w, n)
+        w = w.astype(np.float64)
+        w = (da.broadcast_to(w, (n,), chunks=(rows,)) if w.ndim == 0
+             else w.rechunk((rows,)))
+        # the value rule runs on each block as a pass reads it: no pass of its own
+        w = w.map_blocks(check_weight_values, n_threads=1, dtype=np.float64)
 
     if classes is None:
         classes, counts = dask.compute(*da.unique(y, return_counts=True),
@@ -470,22 +449,17 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
         if np.any(classes[1:] <= classes[:-1]):
             raise ValueError("classes must be sorted and unique.")
     check_label_values(classes)
-    if len(classes) < 2:
-        raise ValueError(f"y has a single class ({classes.tolist()}); "
-                         "logistic regression needs at least 2.")
+    check_n_classes(classes)
     codes = y.map_blocks(_encode_labels, classes, dtype=np.intp)
-    cw, totals = None, None
-    if class_weight is not None:
-        if isinstance(class_weight, str) and class_weight == "balanced":
-            # the weighted class counts, as in memory (one pass when weighted)
-            unweighted = DaskData(X, codes, w, classes, counts)
-            totals = unweighted.class_totals(scheduler)
-            setup_passes += unweighted.n_setup_passes
-        cw = class_weights_from_totals(class_weight, classes, totals)
-    if cw is not None:
-        # class_w as a keyword: map_blocks passes keywords through untouched
-        w = (codes.map_blocks(_scale_by_class, None, class_w=cw, dtype=np.float64) if w is None
-             else da.map_blocks(_scale_by_class, codes, w, class_w=cw, dtype=np.float64))
+    totals = None
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        # the weighted class counts, as in memory (one pass when weighted)
+        unweighted = DaskData(X, codes, w, classes, counts)
+        totals = unweighted.class_totals(scheduler)
+        setup_passes += unweighted.n_setup_passes
+    class_w = class_weights_from_totals(class_weight, classes, totals)
+    if not np.all(class_w == 1.0):   # else effective_weights hands back w unchanged
+        w = da.map_blocks(effective_weights, w, class_w, codes, dtype=np.float64)
     if persist:
         X, codes, w = dask.persist(X, codes, w, scheduler=scheduler)
     return DaskData(X, codes, w, classes, counts, setup_passes)
@@ -496,7 +470,8 @@ def as_dask_data(X, y, sample_weight=None, *, class_weight=None, classes=None,
 # ---------------------------------------------------------------------------
 
 class DaskNewtonOracle:
-    """Distributed loss, gradient, Hessian pairs, step ladder and Hessian-vector products.
+    """Distributed loss, gradient, Hessian pairs, step ladder, Hessian-vector products
+    and the class curvature that preconditions them.
 
     Parameters
     ----------
@@ -529,8 +504,8 @@ class DaskNewtonOracle:
     Attributes
     ----------
     n_passes : int
-        Passes over the data so far (every ``stats``, ``losses_along`` and
-        ``hessian_vector_product`` call is one).
+        Passes over the data so far (every ``stats``, ``losses_along``,
+        ``hessian_vector_product`` and ``class_curvature`` call is one).
     pass_log : list of str
         The kind of every pass, in order.
     sum_weights : float or None
@@ -569,7 +544,7 @@ class DaskNewtonOracle:
             raise ValueError("X, y and sample_weight must have the same row blocks.")
         self.capabilities = OracleCapabilities(
             n_rows=data.n_samples, exact_hessian=self.hessian_fits,
-            prefers_hessian_free=not self.hessian_fits)
+            prefers_hessian_free=not self.hessian_fits, class_curvature=True)
 
     @property
     def min_positive_weight(self):
@@ -652,12 +627,11 @@ class DaskNewtonOracle:
         parts = [task(x, y, w, coef, self.fit_intercept, hessian, self.n_threads)
                  for x, y, w in zip(self._X, self._y, self._w)]
         total = tree_reduce(parts, _add_stats, self.split_every)
-        loss, grad, pairs, sum_w, flags = self._compute(
+        loss, grad, pairs, sum_w, problem = self._compute(
             "stats" if hessian else "loss_gradient", total)
-        _raise_for_flags(flags)
+        _raise_for_problem(problem)
         if not self._validated:
-            if sum_w <= 0:
-                raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+            check_total_weight(sum_w)
             self._validated = True
         self.sum_weights = sum_w
         return loss, self._rows(grad), pairs
@@ -671,9 +645,28 @@ class DaskNewtonOracle:
         task = dask.delayed(_ladder_task, pure=False)
         parts = [task(x, y, w, coef_d, dir_d, steps_d, self.fit_intercept)
                  for x, y, w in zip(self._X, self._y, self._w)]
-        losses, flags = self._compute("ladder", tree_reduce(parts, _add_pair, self.split_every))
-        _raise_for_flags(flags)
+        losses, problem = self._compute("ladder", tree_reduce(parts, _add_pair, self.split_every))
+        _raise_for_problem(problem)
         return losses
+
+    def class_curvature(self, coef, *, diagonal_only):
+        """One pass: the per-class diagonal blocks (packed) or the diagonal of the data
+        Hessian at ``coef``, from all rows: the preconditioners of Hessian-free
+        Newton-CG (``logreg._preconditioner``).
+
+        Each block runs ``_preconditioner.class_curvature``, the function the
+        in-memory oracle runs on its row subsample, and the blocks' sums add up.
+        Returns ``(k, p(p+1)/2)`` row-wise packed upper triangles, or ``(k, p)``
+        with ``diagonal_only``; binary: the positive class's row only, ``(1, .)``.
+        """
+        coef_d = dask.delayed(self._coef(coef), pure=False)
+        task = dask.delayed(_curvature_task, pure=False)
+        parts = [task(x, w, coef_d, self.fit_intercept, diagonal_only, self.n_threads)
+                 for x, w in zip(self._X, self._w)]
+        curvature, problem = self._compute(
+            "curvature", tree_reduce(parts, _add_pair, self.split_every))
+        _raise_for_problem(problem)
+        return self._rows(curvature)
 
     def hessian_vector_product(self, coef, vector):
         """One pass: ``H(coef) @ vector`` in the ``(k, p)`` coef layout (no Hessian formed)."""
@@ -682,8 +675,8 @@ class DaskNewtonOracle:
         task = dask.delayed(_hvp_task, pure=False)
         parts = [task(x, w, coef_d, vec_d, self.fit_intercept)
                  for x, w in zip(self._X, self._w)]
-        hv, flags = self._compute("hvp", tree_reduce(parts, _add_pair, self.split_every))
-        _raise_for_flags(flags)
+        hv, problem = self._compute("hvp", tree_reduce(parts, _add_pair, self.split_every))
+        _raise_for_problem(problem)
         return self._rows(hv)
 
     # -- client side -----------------------------------------------------------

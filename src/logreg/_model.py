@@ -28,11 +28,14 @@ from ._sparse_oracle import sparse_oracle
 from ._state import check_sum_weights
 from ._validation import (
     _is_sparse,
+    check_class_totals,
     check_class_weight,
+    check_n_classes,
     check_n_threads,
     check_sample_weight,
     check_X_estimator,
     check_y_labels,
+    effective_weights,
 )
 
 DEFAULT_TOL = 1e-8
@@ -284,22 +287,11 @@ class LogisticRegression:
         n, d = X.shape
         classes, codes = check_y_labels(y, n)
         w = check_sample_weight(sample_weight, n, n_threads=n_threads)
-        if len(classes) < 2:
-            raise ValueError(
-                f"{type(self).__name__} needs samples of at least 2 classes, but the data "
-                f"contain only one class: {classes[0]!r}."
-            )
-        w = _effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
-                               codes)
+        check_n_classes(classes, owner=type(self).__name__)
+        w = effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
+                              codes)
         counts = np.bincount(codes, weights=w, minlength=len(classes))
-        if counts.sum() <= 0:
-            raise ValueError("sample_weight is zero for every sample: nothing to fit.")
-        if np.count_nonzero(counts > 0) < 2:
-            raise ValueError(
-                "Only one class has positive total weight after applying sample_weight "
-                f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
-                "classes are needed."
-            )
+        check_class_totals(counts, classes)
 
         binary = len(classes) == 2
         k = 1 if binary else len(classes)
@@ -379,13 +371,7 @@ class LogisticRegression:
             data, fit_intercept=self.fit_intercept, binary=binary,
             n_threads=self.n_threads, hessian_budget_bytes=_dask.HESSIAN_BUDGET_BYTES)
         counts = data.class_totals()
-        if counts.sum() <= 0:
-            raise ValueError("sample_weight is zero for every sample: nothing to fit.")
-        if np.count_nonzero(counts > 0) < 2:
-            raise ValueError(
-                "Only one class has positive total weight after applying sample_weight "
-                f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
-                "classes are needed.")
+        check_class_totals(counts, classes)
         check_sum_weights(counts.sum())
         coef0 = self._warm_start_coef(classes, k, d)
         if coef0 is None:
@@ -725,14 +711,6 @@ def _unit_weights(w, C):
     if np.isfinite(C):
         C_unit = min(C_unit, float(np.finfo(np.float64).max))
     return w_unit, exponent, C_unit
-
-
-def _effective_weights(w, class_weights, codes):
-    """Sample weights times class weights, or None when all are one."""
-    if np.all(class_weights == 1.0):
-        return w
-    cw = class_weights[codes]
-    return cw if w is None else w * cw
 
 
 def _feature_names(X):

@@ -36,17 +36,19 @@ import numpy as np
 
 from ._kernel import single_threaded_blas
 from ._loss import x_dot
-from ._model import DEFAULT_TOL, LogisticRegression, _effective_weights, _feature_names, _is_dask
+from ._model import DEFAULT_TOL, LogisticRegression, _feature_names, _is_dask
 from ._newton import NewtonSolver, initial_coef
 from ._oracle import InMemoryOracle
 from ._sparse_oracle import sparse_oracle
 from ._validation import (
     _is_sparse,
     check_class_weight,
+    check_n_classes,
     check_n_threads,
     check_sample_weight,
     check_X_estimator,
     check_y_labels,
+    effective_weights,
 )
 
 # The grid of ``Cs=<int>``: scikit-learn's, log-spaced over [1e-4, 1e4].
@@ -126,12 +128,10 @@ class _Data:
         n = self.X.shape[0]
         self.classes, self.codes = check_y_labels(y, n)
         self.sample_weight = check_sample_weight(sample_weight, n, n_threads=self.n_threads)
-        if len(self.classes) < 2:
-            raise ValueError(f"{owner} needs samples of at least 2 classes, but the data "
-                             f"contain only one class: {self.classes[0]!r}.")
+        check_n_classes(self.classes, owner=owner)
         class_weights = check_class_weight(class_weight, self.classes, self.codes,
                                            self.sample_weight)
-        self.weights = _effective_weights(self.sample_weight, class_weights, self.codes)
+        self.weights = effective_weights(self.sample_weight, class_weights, self.codes)
         self.class_totals = check_class_totals(self.codes, self.weights, self.classes, "the data")
 
     @property

@@ -28,13 +28,10 @@ from ._protocol import OracleCapabilities
 GRAM_CHUNK_ROWS = 1 << 16
 # Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
-# each): a Newton-CG iteration costs about six products plus a gradient.
-# Measured on 2 cores with the fused kernel, whole fits at C=1:
-#   (1e5, 20, 5),  p(k-1)/8 = 10.5: exact 65 ms (7 passes), Hessian-free 257 ms
-#   (5e4, 100, 10), p(k-1)/8 = 113: exact 3.2 s (one stats pass 305 ms),
-#                                   Hessian-free 1.29 s
-# and one fused statistics pass costs ~4x a loss/gradient pass at ratio 10,
-# ~60x at ratio 113: the crossover sits near a ratio of 40.
+# each): a Newton-CG iteration costs about six products plus a gradient,
+# and a Newton-CG fit takes a few times more iterations, so the crossover of
+# whole fits sits where a statistics pass with pair products costs some 40
+# products (bench/MEASUREMENTS.md has the fits behind it).
 HESSIAN_FREE_MIN_RATIO = 40.0       # p (k - 1) / 8: full Hessian / one product
 HESSIAN_FREE_MIN_FLOPS = 1e8
 # Rows of the subsampled Hessian that preconditions conjugate gradients:
@@ -43,8 +40,8 @@ SUBSAMPLE = 8
 SUBSAMPLE_MIN_PER_COORD = 8
 # Below this many flops (n p^2 k(k-1)/2) a statistics pass with the pair
 # products costs less than the Python around one Newton iteration: no Hessian
-# approximations there (no zero-slope Kronecker start, no row subsample; they
-# save no time and cost iterations: breast_cancer 12 -> 9).
+# approximations there (no zero-slope Kronecker start, no row subsample): they
+# save no time and cost iterations.
 SMALL_PASS_FLOPS = 1e6
 
 

@@ -120,20 +120,34 @@ def check_sample_weight(sample_weight, n_samples, *, name="sample_weight", n_thr
     if _is_sparse(sample_weight):
         raise TypeError(f"{name} must be a dense 1-D array, not a sparse matrix.")
     w = np.asarray(sample_weight)
+    check_weight_layout(w, n_samples, name=name)
+    if w.ndim == 0:
+        w = np.full(n_samples, float(w))
+    w = np.require(w, np.float64, ("C", "A"))
+    check_weight_values(w, name=name, n_threads=n_threads)
+    return w
+
+
+def check_weight_layout(w, n_samples, *, name="sample_weight"):
+    """The rules on a weight array's dtype and shape (a scalar passes): they read
+    metadata only, so a Dask array is checked without computing it."""
     if w.dtype.kind not in "biuf":
         raise TypeError(f"{name} must be numeric; got dtype {w.dtype}.")
     if w.ndim == 0:
-        w = np.full(n_samples, float(w))
+        return
     if w.ndim != 1:
         raise ValueError(f"{name} must be 1-D; got shape {w.shape}.")
     if w.shape[0] != n_samples:
         raise ValueError(
             f"{name} has {w.shape[0]} entries but X has {n_samples} samples."
         )
-    w = np.require(w, np.float64, ("C", "A"))
+
+
+def check_weight_values(w, *, name="sample_weight", n_threads=None):
+    """The rules on weight values: finite and >= 0 (Dask applies them per block)."""
     if not _all_finite(w, n_threads):
         raise ValueError(f"{name} contains NaN or infinity.")
-    if w.min() < 0:
+    if w.size and w.min() < 0:
         raise ValueError(f"{name} contains negative values; weights must be >= 0.")
     return w
 
@@ -226,8 +240,6 @@ def check_X_estimator(X, *, name="X", n_threads=None):
         arr = np.asarray(X)
     except ValueError as exc:   # ragged nested lists
         raise ValueError(f"{name} could not be read as a 2-D numeric array: {exc}") from None
-    if arr.dtype.kind == "c":
-        raise ValueError(f"Complex data not supported: {name} has dtype {arr.dtype}.")
     if arr.dtype.kind == "O":
         try:
             arr = arr.astype(np.float64)
@@ -235,21 +247,40 @@ def check_X_estimator(X, *, name="X", n_threads=None):
             raise TypeError(f"{name} must be numeric: {exc}") from None
         except ValueError as exc:  # e.g. a string that is not a number
             raise TypeError(f"{name} must be numeric (real numbers): {exc}") from None
-    if arr.ndim == 1:
+    check_X_layout(arr, name=name)
+    return check_X(arr, name=name, n_threads=n_threads)
+
+
+def check_X_layout(X, *, name="X"):
+    """The estimator's rules on X's dtype and shape, in its order of precedence.
+
+    They read metadata only, so a Dask array is checked without computing it.
+    """
+    if X.dtype.kind == "c":
+        raise ValueError(f"Complex data not supported: {name} has dtype {X.dtype}.")
+    if X.ndim == 1:
         raise ValueError(
-            f"Expected a 2-D {name}, got a 1-D array of shape {arr.shape} instead. Reshape "
+            f"Expected a 2-D {name}, got a 1-D array of shape {X.shape} instead. Reshape "
             "your data either using X.reshape(-1, 1) if it has a single feature or "
             "X.reshape(1, -1) if it contains a single sample."
         )
-    if arr.ndim == 2 and arr.shape[1] == 0:
+    if X.ndim == 2 and X.shape[1] == 0:
         raise ValueError(
-            f"{name} has 0 feature(s) (shape={arr.shape}) while a minimum of 1 is required."
+            f"{name} has 0 feature(s) (shape={X.shape}) while a minimum of 1 is required."
         )
-    if arr.ndim == 2 and arr.shape[0] == 0:
+    if X.ndim == 2 and X.shape[0] == 0:
         raise ValueError(
-            f"{name} has 0 sample(s) (shape={arr.shape}) while a minimum of 1 is required."
+            f"{name} has 0 sample(s) (shape={X.shape}) while a minimum of 1 is required."
         )
-    return check_X(arr, name=name, n_threads=n_threads)
+    if X.dtype.kind not in "biuf":
+        raise TypeError(
+            f"{name} must be numeric (real numbers); got an array of dtype {X.dtype}."
+        )
+    if X.ndim != 2:
+        raise ValueError(
+            f"{name} must be 2-D (n_samples, n_features); got {X.ndim}-D with shape "
+            f"{X.shape}. Reshape 1-D data with X.reshape(-1, 1) for a single feature."
+        )
 
 
 def check_y_labels(y, n_samples):
@@ -257,33 +288,12 @@ def check_y_labels(y, n_samples):
 
     A column vector ``(n, 1)`` is raveled with a ``DataConversionWarning``.
     """
-    import warnings  # imported here: this section stays self-contained for merges
-
-    from ._exceptions import DataConversionWarning, sklearn_compatible
-
-    if y is None:
-        raise ValueError(
-            "This classifier requires y to be passed, but the target y is None."
-        )
-    if _is_sparse(y):
-        raise TypeError("y is a sparse matrix; pass the labels as a dense 1-D array.")
+    check_y_given(y)
     try:
         arr = np.asarray(y)
     except ValueError as exc:
         raise ValueError(f"y could not be read as a 1-D array of labels: {exc}") from None
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        warnings.warn(
-            "A column-vector y was passed when a 1d array was expected; it was raveled.",
-            sklearn_compatible(DataConversionWarning), stacklevel=3,
-        )
-        arr = arr.ravel()
-    if arr.ndim != 1:
-        raise ValueError(f"y should be a 1d array, got an array of shape {arr.shape} instead.")
-    if arr.shape[0] != n_samples:
-        raise ValueError(
-            f"X and y have inconsistent numbers of samples: X has {n_samples}, "
-            f"y has {arr.shape[0]}."
-        )
+    arr = check_y_layout(arr, n_samples, stacklevel=4)
     if arr.dtype.kind in "US" and not isinstance(y, np.ndarray):
         # NumPy turns a list such as ['a', 1] into strings: check the originals
         check_label_values(np.asarray(y, dtype=object))
@@ -297,6 +307,51 @@ def check_y_labels(y, n_samples):
     except TypeError as exc:
         raise TypeError(f"y labels cannot be sorted: {exc}") from None
     return classes, codes.reshape(-1).astype(np.intp)
+
+
+def check_y_given(y):
+    """y is there and is not a sparse matrix (before any conversion of it)."""
+    if y is None:
+        raise ValueError(
+            "This classifier requires y to be passed, but the target y is None."
+        )
+    if _is_sparse(y):
+        raise TypeError("y is a sparse matrix; pass the labels as a dense 1-D array.")
+
+
+def check_y_layout(y, n_samples, *, stacklevel=3):
+    """The rules on y's shape: 1-D with one label per sample; a column vector
+    ``(n, 1)`` is raveled with a ``DataConversionWarning`` (at ``stacklevel``).
+
+    They read metadata only, so a Dask array is checked (and raveled) lazily.
+    """
+    import warnings  # imported here: this section stays self-contained for merges
+
+    from ._exceptions import DataConversionWarning, sklearn_compatible
+
+    if y.ndim == 2 and y.shape[1] == 1:
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected; it was raveled.",
+            sklearn_compatible(DataConversionWarning), stacklevel=stacklevel,
+        )
+        y = y[:, 0]
+    if y.ndim != 1:
+        raise ValueError(f"y should be a 1d array, got an array of shape {y.shape} instead.")
+    if y.shape[0] != n_samples:
+        raise ValueError(
+            f"X and y have inconsistent numbers of samples: X has {n_samples}, "
+            f"y has {y.shape[0]}."
+        )
+    return y
+
+
+def check_n_classes(classes, *, owner="LogisticRegression"):
+    """At least two distinct labels in y."""
+    if len(classes) < 2:
+        raise ValueError(
+            f"{owner} needs samples of at least 2 classes, but the data "
+            f"contain only one class: {classes[0]!r}."
+        )
 
 
 def check_label_values(labels):
@@ -398,3 +453,30 @@ def class_weights_from_totals(class_weight, classes, class_totals):
             )
         weights[index[label]] = float(value)
     return weights
+
+
+def check_class_totals(class_totals, classes):
+    """The weighted class counts (sample and class weights applied) leave
+    something to fit: a positive total, in at least two classes."""
+    check_total_weight(class_totals.sum())
+    if np.count_nonzero(class_totals > 0) < 2:
+        raise ValueError(
+            "Only one class has positive total weight after applying sample_weight "
+            f"and class_weight (class {classes[np.argmax(class_totals)]!r}); at least 2 "
+            "classes are needed."
+        )
+
+
+def check_total_weight(total):
+    """The weights sum to more than zero."""
+    if total <= 0:
+        raise ValueError("sample_weight is zero for every sample: nothing to fit.")
+
+
+def effective_weights(w, class_weights, codes):
+    """Sample weights times class weights, or ``w`` itself when every class weight
+    is one (None stays None: unit weights).  Dask applies it per row block."""
+    if np.all(class_weights == 1.0):
+        return w
+    cw = class_weights[codes]
+    return cw if w is None else w * cw

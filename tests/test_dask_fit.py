@@ -136,13 +136,21 @@ def test_predict_on_dask_arrays_is_lazy_and_equal(k, client):
 
 @pytest.mark.parametrize("penalty", ["l2", None])
 @pytest.mark.parametrize("k", [2, 3])
-def test_newton_cg_on_dask_equals_newton_in_memory(k, penalty):
+def test_newton_cg_on_dask_equals_newton_in_memory(k, penalty, monkeypatch):
+    from logreg import _dask
+
+    built = []
+    curvature = _dask.DaskNewtonOracle.class_curvature
+    monkeypatch.setattr(_dask.DaskNewtonOracle, "class_curvature",
+                        lambda self, coef, *, diagonal_only: built.append(diagonal_only)
+                        or curvature(self, coef, diagonal_only=diagonal_only))
     X, y, w, Xd, yd, wd = _problem(k=k)
     ref = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(X, y, sample_weight=w)
     with dask.config.set(scheduler="sync"):
         m = logreg.LogisticRegression(solver="newton-cg", penalty=penalty, tol=1e-10).fit(
             Xd, yd, sample_weight=wd)
     assert {h["hessian"] for h in m.history_} == {"cg"}
+    assert built and not any(built)     # preconditioned by the class blocks of all rows
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
     assert_allclose_scaled(full(m), full(ref), 1e-6)
 
@@ -163,6 +171,18 @@ def test_hessian_over_budget_falls_back_to_newton_cg(monkeypatch):
     assert asked and not any(asked)         # no pair products were asked for
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
     assert_allclose_scaled(full(m), full(ref), 1e-6)
+
+
+def test_inference_after_a_hessian_free_dask_fit_names_the_budget(monkeypatch):
+    from logreg import _dask
+
+    *_, Xd, yd, wd = _problem(k=3)
+    monkeypatch.setattr(_dask, "HESSIAN_BUDGET_BYTES", 100)
+    with dask.config.set(scheduler="sync"):
+        m = logreg.LogisticRegression(penalty=None, tol=1e-10).fit(Xd, yd, sample_weight=wd)
+    assert m.converged_
+    with pytest.raises(ValueError, match="HESSIAN_BUDGET_BYTES"):
+        m.inference()
 
 
 def test_dask_is_not_imported_by_in_memory_fits():

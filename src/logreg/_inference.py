@@ -733,6 +733,12 @@ def _inference_state(model):
     missing = [key for key in ("hessian", "loglike", "loglike_null", "nobs") if key not in state]
     if missing:
         raise ValueError(f"the model's _inference_state_ lacks {missing}; refit the model.")
+    if state["hessian"] is None:
+        raise ValueError(
+            "inference() needs the data Hessian at the optimum, which this Dask fit did not "
+            "form: its (k p)^2 entries exceed logreg._dask.HESSIAN_BUDGET_BYTES, so the fit "
+            "ran Hessian-free. Raise that budget if the client has the memory, or fit "
+            "fewer features or classes.")
     return state
 
 

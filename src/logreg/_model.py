@@ -424,7 +424,7 @@ class LogisticRegression:
     def _inference_state(self, X, codes, w, coef, binary, hessian, data_loss, counts,
                          n_iter, converged):
         """What ``logreg._inference`` needs from an unpenalized fit."""
-        if hessian is None:   # gradient descent: evaluate at the final coefficients
+        if hessian is None and X is not None:   # gradient descent: evaluate at the final coefficients
             data_term = (_loss.binary_loss_gradient_hessian if binary
                          else _loss.loss_gradient_hessian)
             k, p = coef.shape

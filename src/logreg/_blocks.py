@@ -11,9 +11,10 @@ import numpy as np
 
 from ._loss import log_softmax, softmax
 
-# Elements of a sub-block temporary (rows x max(k, d)): 2 MiB.  Measured at
-# (1e5, 20, 5): blocks of 64K elements spend a third of a Hessian-vector pass
-# in Python overhead.
+# Elements of a sub-block temporary (rows x max(k, d)): 2 MiB of float64,
+# small enough to stay in cache, large enough that each sub-block's fixed
+# Python and NumPy call overhead stays small against its arithmetic (with much
+# smaller sub-blocks the overhead becomes a sizeable share of a pass).
 SUB_ELEMS = 1 << 18
 
 
@@ -33,8 +34,9 @@ def logits_t(Xs, coef, fit_intercept):
     """Class-major logits ``coef[:, :d] Xs^T (+ coef[:, d])``, shape ``(k, rows)``.
 
     Class-major so that the per-sample reductions over classes (max, sum) run
-    along axis 0, vectorized over samples: NumPy's reductions along a short
-    contiguous axis are about ten times slower.
+    along axis 0, vectorized over samples: a reduction along a short
+    contiguous axis runs a short inner loop per sample, which NumPy does
+    much more slowly.
     """
     d = Xs.shape[1]
     eta = coef[:, :d] @ Xs.T

@@ -15,8 +15,8 @@ are needed: block ``(i, j)`` is ``-M_ij`` and block ``(i, i)`` is
 Rows are processed in *blocks* of ``b`` rows (a multiple of 8) held
 feature-major in a private scratch buffer (``xT[a * b + r]``; X is never
 copied as a whole, float32/float64 in any order are read directly).  Three
-ways to accumulate the packed upper triangles of all ``M_ij`` (one is picked by
-shape in ``_plan``, where the measurements are):
+ways to accumulate the packed upper triangles of all ``M_ij`` (``_plan`` picks
+one by shape, and says why):
 
 * ``simd``: register-tiled SIMD loops (``_simd_body.h``): each tile holds a
   few pairs x a few packed entries, LR_L rows at a time, the outer products
@@ -24,8 +24,9 @@ shape in ``_plan``, where the measurements are):
 * ``gemm``: packed outer products ``U`` (b x P2) of a panel, then one
   ``dgemm`` ``U^T V`` with ``V`` the ``b x K`` pair weights.  On request
   (``pairs_f32``: approximate Hessians, e.g. a preconditioner) ``U`` and
-  ``V`` are rounded to float32 and each segment accumulates by ``sgemm``:
-  about 1.8x the rate.
+  ``V`` are rounded to float32 and each segment accumulates by ``sgemm``,
+  which outruns ``dgemm``: twice the elements per vector register, half the
+  bytes to move.
 * ``syrk``: per pair, the block scaled by ``sqrt(w p_i p_j)`` and one
   ``dsyrk`` (large p, few pairs).
 
@@ -174,7 +175,8 @@ cdef inline Py_ssize_t _rup(Py_ssize_t x, Py_ssize_t m) noexcept nogil:
     return (x + m - 1) // m * m
 
 
-# (rows per block, gemm panel width) per route; see _plan for the measurements.
+# (rows per block, gemm panel width) per route; _plan says when each route runs
+# (the figures behind the rule: bench/MEASUREMENTS.md).
 _TUNING = {"simd": (256, 0), "gemm": (64, 2048), "syrk": (512, 0)}
 
 
@@ -197,43 +199,35 @@ def _plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, bint pairs=True, path=None):
     Everything here depends on the shape (and instruction set) only, never on
     the thread count: that is what keeps results bit-identical across threads.
 
-    The rule and the measurements behind it (AMD EPYC Zen 4, 2 cores,
-    scipy's OpenBLAS; useful GF/s = n p^2 K / t, 2 threads; see
-    bench/bench_kernel.py and the report of issue 4):
+    The rule, and why (the figures behind it: bench/MEASUREMENTS.md):
 
-    * per-pair ``dsyrk`` on sqrt-scaled blocks when p >= 256 and K <= 8:
-      (2e4, 512, 4) syrk 80, simd 60, gemm 30 GF/s;
+    * per-pair ``dsyrk`` on sqrt-scaled blocks when p >= 256 and K <= 8: the
+      loops' accumulators (K p(p+1)/2 entries, one per lane: megabytes per
+      pair) no longer fit in L2 and are read and written back with every
+      block, and the dgemm product has too few columns (below), while each
+      dsyrk is one large product that BLAS blocks for the caches;
     * and for one pair (K = 1: binary Hessians, the oracle's Gram matrix) from
-      p >= 80 (the loops' tiles then hold a single pair and wait on loads):
-      (5e4, 101, 2) syrk 45 / simd 35, (2e4, 101, 2) 45 / 35, (8e3, 101, 2)
-      41 / 35, (1e5, 81, 2) 41 / 35, (5e4, 129, 2) 52 / 37, (2e4, 301, 2)
-      74 / 37; even at (5e4, 65, 2) 34 / 33; the loops at (1e5, 21, 2) 21 / 14,
-      (2e4, 51, 2) 28 / 26; with K = 3 already the loops (5e4, 101, 3) 67 / 51;
+      p >= 80: the loops' tiles then hold a single pair, so every load of the
+      block feeds one multiply-add and the loops wait on loads; below p = 80,
+      or with three pairs or more (k >= 3: tiles that share each load), the
+      loops win;
     * the SIMD register-tiled loops while K < 28 (k <= 7): the dgemm product
-      U^T V has only K columns and OpenBLAS runs it poorly, e.g.
-      (8e4, 20, 5) simd 62 / gemm 39, (2e4, 64, 4) 69 / 31, (2e4, 100, 4) 69 / 31;
-    * dgemm panels from K >= 28 on: (2e4, 40, 8) simd 62 / gemm 66,
-      (2e4, 50, 10) 59 / 69, (2e4, 64, 10) 59 / 74, (2e4, 24, 20) 61 / 80,
-      (3e4, 16, 10) 58 / 64;
+      U^T V has only K columns, too narrow for OpenBLAS's kernels to run at
+      their rate;
+    * dgemm panels from K >= 28 on: with that many columns the dgemm outruns
+      the loops;
     * tiny products (work = K p(p+1)/2 <= 4096): the loops (no BLAS call overhead);
     * without AVX-512 the loops are half as wide: dgemm from work > 8192.
 
     Segments: about n / 32 rows, at least 4 blocks, rounded to blocks.  Each
     segment zero-fills, accumulates and reduces its own K p(p+1)/2 doubles, so
-    when that buffer is past 256 KiB (it then lives in L3/memory, not L2: at
-    (8334, 101, 10) 1.85 MB, and the fresh buffers page-fault too) a segment
-    gets at least 1024 rows, and the count is even (the two threads of this
-    machine share equal work; two segments whenever n >= 8 blocks) with the
-    rows split evenly in multiples of 8.  Measured, loss_gradient_pairs,
-    useful GF/s, old rule (n / 32, >= 4 blocks) / this rule, segments in
-    brackets, best of 9 interleaved: at (p = 101, k = 10) n = 3000 73 / 79
-    [12 / 2], 6000 67 / 79 [24 / 4], 8334 67 / 77 [27 / 8], 12500 70 / 75
-    [28 / 12], 20000 72 / 78 [32 / 18], 50000 76 / 78 [32 / 30] (pair_products
-    alike: 66 / 78 at 6000, 68 / 78 at 8334); (2e4, 51, 10) 72 / 74,
-    (2e4, 33, 50) 88 / 93, (5e4, 129, 10) 75 / 77, (2e4, 513, 4) syrk 81 / 84
-    [10 / 8]; small buffers unchanged: (1e5, 21, 5) 59, (2e5, 33, 5) 65.
-    Odd counts lose: 3 segments of 1024 rows at n = 3000 ran at 60 GF/s, 5 of
-    2048 at 12500 at 68; one segment (no parallelism) at 40.
+    when that buffer is past 256 KiB it no longer stays in L2 (p = 101, k = 10:
+    1.85 MB), it lives in L3 or memory and fresh buffers page-fault too: that
+    fixed cost is then spread over at least 1024 rows per segment.  The count
+    is then even, with the rows split evenly in multiples of 8, so that two
+    threads (the development machine's) get equal work: an odd count leaves a
+    thread idle while the last segment runs, and one segment has no
+    parallelism, so n >= 8 blocks always makes two.
     """
     cdef Py_ssize_t K = k * (k - 1) // 2
     cdef Py_ssize_t P2 = p * (p + 1) // 2
@@ -531,15 +525,19 @@ cdef void _init_x(lr_x* x, const floating[:, :] X, bint fit_intercept):
 # (float32 widened, any strides; the intercept a row of ones), the logits of
 # the m stacked coefficient rows, softmax and residual R in SIMD loops, then
 # G += R^T X_b.  Both products by SIMD loops or dgemm, by shape (_block_plan).
-# Handing float64 X to the dgemms in place (C order as a transposed operand,
-# F order with ld = n) was measured slower than the scratch copy:
-# (5e4, 100, 10) C 6.5 / copy 4.9 ms, (1e5, 20, 5) 1.7 / 1.4, F order
-# (5e4, 100, 10) 8.5 / 5.3; only F (1e5, 20, 5) gained (1.3 / 1.6).
+# Float64 X goes through the scratch copy too, rather than to the dgemms in
+# place: the copy is one contiguous feature-major block with a short leading
+# dimension, which both products read while it is in cache; in place the
+# dgemms would take a transposed operand (C order) or columns n doubles apart
+# (F order, ld = n), both slower for them to pack and stream.  F order with
+# few features is the one layout that reads faster in place; the copy still
+# serves it, so that every dtype and order takes one code path (float32 needs
+# the widening copy anyway).
 
 # Rows per block: the block (rows x p) and its logits (rows x m) take about
-# "bytes", so the second product reads the block from L2.  Flat between 128
-# and 384 KiB: (5e4, 100, 10) 5.2-5.3 ms, (2e4, 32, 50) 3.0-3.1, (1e5, 20, 5)
-# 1.5-1.6; 64 KiB lost 10% at (2e4, 32, 50) and (5e4, 50, 5).
+# "bytes", so the second product reads the block from L2.  256 KiB sits in the
+# middle of a range where the size hardly matters; much smaller blocks pay the
+# per-block costs (loads, calls, BLAS set-up) too often.
 _BLOCK_PASS = {"bytes": 256 * 1024, "min": 64, "max": 2048}
 
 
@@ -550,29 +548,24 @@ def _block_plan(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, Py_ssize_t m, route=No
     Depends on the shape and instruction set only, never on the thread count.
     ``route`` forces 'gemm' (both products by dgemm) or 'simd' (both by loops).
 
-    Measured (AMD EPYC Zen 4, 2 cores, scipy's OpenBLAS; Hessian-vector
-    products, ms; gg = both dgemm, sg = loop logits + dgemm R^T X_b, ss = both
-    loops; best of 10, interleaved):
+    The rule, and why (the figures behind it: bench/MEASUREMENTS.md):
 
-    * AVX-512 logits: the loops (four coefficient rows share each load of the
-      block) beat or tie the dgemm everywhere measured, e.g.
-      (5e4, 100, 10) gg 5.9 / sg 5.6, (2e4, 32, 50) 4.1 / 3.4,
-      (1e5, 10, 10) 2.9 / 2.2, (1e4, 500, 20) 10.1 / 8.9, (5e3, 1000, 50) 21.9 / 16.5;
+    * AVX-512 logits by the loops: four coefficient rows share each load of
+      the block, while a dgemm with so few columns (m = k or 2k) runs below
+      its rate (as U^T V in ``_plan``); the loops beat or tie it from narrow
+      to wide shapes;
     * R^T X_b by the register-tiled loops while their lane accumulators
-      (k p lanes doubles) stay within 1 MiB: (5e4, 100, 10) sg 5.6 / ss 5.2,
-      (2e4, 32, 50) 3.4 / 3.1, (1e5, 20, 5) 1.8 / 1.7, (2e4, 100, 100) 44.2 / 44.2;
-      beyond, the dgemm: (5e3, 1000, 50) sg 16.5 / ss 25.2;
-    * without AVX-512 the loops are half as wide; measured with the AVX2
-      loops against the same OpenBLAS: logits gg 6.0 / sg 7.4 at (5e4, 100, 10),
-      3.4 / 4.0 at (2e4, 32, 50): the dgemm; R^T X_b gg 6.0 / gs 6.3,
-      1.65 / 1.60 at (1e5, 20, 5), 3.4 / 3.1 at (2e4, 32, 50): the same 1 MiB rule.
+      (k p lanes doubles) stay within 1 MiB, i.e. in a core's L2; beyond that
+      they spill and the dgemm wins;
+    * without AVX-512 the loops are half as wide: the logits go to the dgemm,
+      and R^T X_b keeps the same 1 MiB rule.
     """
     cdef Py_ssize_t block = _BLOCK_PASS["bytes"] // (8 * (p + m))
     cdef int lanes = _kern.lanes
     block = min(_BLOCK_PASS["max"], max(_BLOCK_PASS["min"], block))
     # an odd multiple of 8 rows: the rows of the feature-major block must not
-    # be a power-of-two multiple of 4 KiB apart (cache-set aliasing: 512-row
-    # blocks ran (1e5, 20, 5) at 2.4 ms, 528-row blocks at 1.4 ms)
+    # be a power-of-two multiple of 4 KiB apart (cache-set aliasing: such rows
+    # map to the same few cache sets and evict one another)
     block = block // 16 * 16 + 8
     seg = _rup(max(4 * block, -(-n // 32)), block)
     if route is None:
@@ -896,17 +889,12 @@ def _loss_gradient_route(Py_ssize_t n, Py_ssize_t p, Py_ssize_t k, path=None):
     (the block pass, both products by dgemm) or 'fused' (the fused loops of
     ``_segment``, the pass with pairs minus the pairs).
 
-    Rule: always the block pass (``path`` forces a route).  Measured (AMD EPYC
-    Zen 4, 2 cores, best of 10 interleaved, ms; fused / blocks / blocks-gemm):
-    (5e4, 100, 10) 5.07 / 4.51 / 4.97, (1e5, 20, 5) 1.86 / 1.39 / 1.66,
-    (2e4, 32, 50) 3.23 / 2.41 / 3.13, (1e5, 8, 3) 0.87 / 0.70 / 0.70,
-    (2e5, 4, 2) 1.18 / 1.01 / 0.93, (1e5, 10, 10) 1.80 / 1.63 / 1.66,
-    (2e4, 300, 10) 5.68 / 5.18 / 5.84, (1e4, 500, 20) 6.99 / 6.61 / 6.57,
-    (5e3, 1000, 50) 19.2 / 12.7 / 13.8, (2e5, 16, 5) 3.46 / 2.96 / 2.95,
-    small n: (1e3, 5, 3) 0.06 / 0.04, (300, 50, 10) 0.08 / 0.05,
-    (2e4, 2, 2) 0.14 / 0.12: the block pass is never slower.  (Its
-    non-aliasing block size and the loop products are most of the gain: the
-    fused loops are the same arithmetic in 256-row blocks.)
+    Rule: always the block pass (``path`` forces a route): it is never slower
+    than the fused loops, from tiny to wide shapes.  The fused loops are the
+    same arithmetic in 256-row blocks, whose feature rows are 2 KiB apart and
+    alias in the caches; most of the block pass's gain is its block size,
+    free of that aliasing, and its loop products (``_block_plan``).  The
+    figures: bench/MEASUREMENTS.md.
     """
     if p == 0 or k == 0:
         return "fused"
@@ -987,11 +975,11 @@ def hessian_vector_product(const floating[:, :] X, sample_weight, const double[:
 # ------------------------------------------------------- input validation
 
 cdef enum:
-    # Validation runs in parallel only above this many elements (below, a
-    # thread team costs more than it saves).  Measured, 1 / 2 threads, ms:
-    # proba_stats (n, 5) n = 4000 0.025 / 0.028, 2e4 0.096 / 0.054, 2e5 0.84 /
-    # 0.45; all_finite (n, 16) n = 4000 0.008 / 0.010, 2e4 0.032 / 0.021,
-    # 2e5 0.48 / 0.17 (was 1 << 20: (2e5, 5) probabilities were checked serially)
+    # Validation runs in parallel only from this many elements: below it,
+    # starting a thread team costs more than splitting the pass saves.  The
+    # threshold lies between the largest arrays one thread checks faster and
+    # the smallest two threads check faster, for both checks; a much higher one
+    # would leave arrays that two threads check in half the time to one.
     PARALLEL_CHECK_MIN = 1 << 16
 
 

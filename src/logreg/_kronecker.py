@@ -15,9 +15,9 @@ independent p x p blocks
     block_0 = l2 D + sum_a mu_a e_a e_a^T,    block_j = s sigma_j B + l2 D  (j >= 1)
 
 one Cholesky each: O(k p^3 / 3) flops instead of O((k p)^3 / 3) for the dense
-system (1010 x 1010 at (d, k) = (100, 10): 13 ms), and O(k^2 p + k p^2) per
-solve instead of a (k p)^2 triangular pair -- which makes it a cheap
-preconditioner for the first conjugate-gradient solves too.
+system, and O(k^2 p + k p^2) per solve instead of a (k p)^2 triangular pair --
+which makes it a cheap preconditioner for the first conjugate-gradient solves
+too.
 """
 import numpy as np
 import scipy.linalg
@@ -81,10 +81,11 @@ _TRSV = {np.dtype(np.float64): scipy.linalg.blas.dtrsv,
 def cho_solve_vector(factor, r):
     """``H^-1 r`` for one vector ``r``, from ``factor = scipy.linalg.cho_factor(H)``.
 
-    Two BLAS triangular solves (trsv).  ``scipy.linalg.cho_solve`` goes through
-    LAPACK's potrs, i.e. trsm, which is slow for a single vector: 0.40 against
-    0.09 ms for a float32 1010 x 1010 factor (a CG preconditioner), 36 against
-    ~5 us for the 101 x 101 Kronecker blocks (where cho_solve's checks dominate).
+    Two BLAS triangular solves (trsv), rather than ``scipy.linalg.cho_solve``:
+    that goes through LAPACK's potrs, i.e. trsm, a matrix-matrix solve built
+    for many right-hand sides and slow for a single vector (a CG
+    preconditioner's factor), and for small factors such as the Kronecker
+    blocks its argument checks cost more than the solve itself.
     """
     c, lower = factor
     trsv = _TRSV[c.dtype]

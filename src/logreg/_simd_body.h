@@ -130,14 +130,13 @@ LR_INLINE VD LR_FN(vlog)(VD x) { return log(x); }
 /* How far ahead transpose_rows prefetches (AVX-512 loop): the same column tile
    of the rows at least LR_PREFETCH_BYTES further on (at least
    LR_PREFETCH_ROWS rows), with LR_PREFETCH_HINT.  X streams from memory once
-   per pass and this loop is where the block passes wait for it.  Measured (2
-   cores, best of 41 interleaved, H v reading the probability cache, ms; no
-   prefetch was 4.04 against 3.78 for 16 rows T0 in an earlier run):
-   (5e4, 100, 10) 16 rows T0 3.81, 48 rows T0 3.94, 16 rows T2 3.50,
-   4 / 8 / 16 KiB T2 3.43 / 3.47 / 3.49, 8 KiB T1 3.46, 8 KiB T0 3.82;
-   (1e5, 20, 5) 16 rows T0 0.91, 16 rows T2 0.94, 8 KiB T2 0.87 (rows of 168
-   bytes: 16 rows is too close).  T1 / T2 (toward L2) beat T0 by ~9% on Zen 4;
-   loss + gradient (5e4, 100, 10) 4.33 -> 3.85 ms from T0 16 rows to T2 8 KiB. */
+   per pass and this loop is where the block passes wait for it.  The distance
+   is in bytes so that it covers the memory latency whatever the row length
+   (a fixed count of short rows is too close); the floor in rows keeps long
+   rows from prefetching only the very next step.  The hint brings the lines
+   toward L2 rather than L1, leaving L1 to the rows being transposed.  The
+   macros can be set at compile time to re-tune; the figures behind the
+   defaults: bench/MEASUREMENTS.md. */
 #ifndef LR_PREFETCH_ROWS
 #define LR_PREFETCH_ROWS 16
 #endif

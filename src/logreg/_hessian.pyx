@@ -711,22 +711,28 @@ cdef object _block_pass(BWork* W, Py_ssize_t n, int n_threads, route):
     return _run_segments(_block_segment, W, _block_layout(W), bounds, n_threads, W.k * W.p + 1)
 
 
+cdef const double* _weights(sample_weight):
+    """The data of a C-ordered float64 weight vector, or NULL for None (unit
+    weights); the caller keeps ``sample_weight`` alive for the pass."""
+    cdef const double[::1] view
+    if sample_weight is None:
+        return NULL
+    view = sample_weight
+    return &view[0]
+
+
 cdef void _init_bwork(BWork* W, const floating[:, :] X, sample_weight, bint fit_intercept,
                       const double[:, ::1] C, Py_ssize_t k):
     """Everything but the mode (hvp, y) and the plan."""
-    cdef const double[::1] w_view
     _init_x(&W.X, X, fit_intercept)
     W.p = X.shape[1] + fit_intercept
     W.k = k
     W.m = C.shape[0]
     W.C = &C[0, 0]
     W.y = NULL
-    W.w = NULL
+    W.w = _weights(sample_weight)
     W.proba = NULL
     W.fill = False
-    if sample_weight is not None:
-        w_view = sample_weight
-        W.w = &w_view[0]
     W.kern = _kern
 
 
@@ -747,7 +753,6 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
     cdef Py_ssize_t p = X.shape[1] + fit_intercept
     cdef Py_ssize_t k = P.shape[1]
     cdef Work W
-    cdef const double[::1] w_view
     cdef const Py_ssize_t[::1] ia, ic
     W.K = k * (k - 1) // 2
     W.P2 = p * (p + 1) // 2
@@ -758,10 +763,7 @@ def pair_products(const floating[:, :] X, const double[:, ::1] P, sample_weight,
     W.P = &P[0, 0]
     W.coef = NULL
     W.y = NULL
-    W.w = NULL
-    if sample_weight is not None:
-        w_view = sample_weight
-        W.w = &w_view[0]
+    W.w = _weights(sample_weight)
     W.p = p
     W.k = k
     W.fused = False
@@ -827,7 +829,6 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     cdef Py_ssize_t p = X.shape[1] + fit_intercept
     cdef Py_ssize_t k = coef.shape[0]
     cdef Work W
-    cdef const double[::1] w_view
     cdef const Py_ssize_t[::1] ia, ic
     if coef.shape[1] != p:
         raise ValueError(f"coef must have shape ({k}, {p}); got ({k}, {coef.shape[1]}).")
@@ -860,10 +861,7 @@ def loss_gradient_pairs(const floating[:, :] X, const Py_ssize_t[::1] y_codes, s
     W.P = NULL
     W.coef = &coef[0, 0]
     W.y = <const int64_t*>&y_codes[0]
-    W.w = NULL
-    if sample_weight is not None:
-        w_view = sample_weight
-        W.w = &w_view[0]
+    W.w = _weights(sample_weight)
     ia_arr, ic_arr = _packed_indices(p)
     ia = ia_arr
     ic = ic_arr

@@ -10,16 +10,13 @@ from ._fits import make_classification
 from .tolerances import DEFAULT_TOL_COEF_RTOL, assert_allclose_scaled
 
 
-def _hessian_free(monkeypatch, on=True):
-    """Every in-memory fit Hessian-free (on) or never (off), whatever its shape."""
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0 if on else np.inf)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
-
-
 def _fit(monkeypatch, hessian_free, **params):
-    _hessian_free(monkeypatch, hessian_free)
+    """A fit by Newton-CG (``hessian_free``) or exact Newton, whatever the shape."""
+    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", np.inf)   # "newton": exact
     X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
-    return logreg.LogisticRegression(tol=1e-10, **params).fit(X, y, sample_weight=w)
+    solver = "newton-cg" if hessian_free else "newton"
+    return logreg.LogisticRegression(solver=solver, tol=1e-10, **params).fit(
+        X, y, sample_weight=w)
 
 
 @pytest.mark.parametrize("penalty", ["l2", None])
@@ -43,8 +40,8 @@ def test_hessian_free_at_the_default_tol_is_as_accurate_as_exact_newton(monkeypa
     late solves cannot stop the fit early."""
     tight = _fit(monkeypatch, False, penalty=penalty)      # exact Newton, tol=1e-10
     X, y, w = make_classification(n=3000, d=8, k=4, seed=7, weighted=True)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    free = logreg.LogisticRegression(penalty=penalty).fit(X, y, sample_weight=w)
+    free = logreg.LogisticRegression(solver="newton-cg", penalty=penalty).fit(
+        X, y, sample_weight=w)
     assert free.n_passes_ > free.n_iter_ + 2     # Hessian-vector passes were made
     full = lambda m: np.column_stack([m.coef_, m.intercept_])  # noqa: E731
     assert_allclose_scaled(full(free), full(tight), DEFAULT_TOL_COEF_RTOL)

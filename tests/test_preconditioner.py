@@ -61,8 +61,6 @@ def test_fit_past_the_budget_takes_the_cheaper_preconditioner_and_the_same_optim
     X, y, w = make_classification(n=3000, d=80, k=5, seed=5, weighted=True, scale=0.3)
     k, p = 5, 81
     exact = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(X, y, sample_weight=w)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
     monkeypatch.setattr(_preconditioner, "PRECONDITIONER_BUDGET_BYTES", _budget_between(kind, k, p))
     # small row chunks and sub-blocks, so their temporaries do not hide the bound
     monkeypatch.setattr(_preconditioner, "CHUNK_ROWS", 1024)
@@ -81,7 +79,8 @@ def test_fit_past_the_budget_takes_the_cheaper_preconditioner_and_the_same_optim
         return system
 
     monkeypatch.setattr(_curvature.ConjugateGradient, "_build_preconditioner", traced)
-    free = logreg.LogisticRegression(penalty=penalty, tol=1e-10).fit(X, y, sample_weight=w)
+    free = logreg.LogisticRegression(solver="newton-cg", penalty=penalty, tol=1e-10).fit(
+        X, y, sample_weight=w)
     assert built and set(built) == {SYSTEMS[kind]}, built
     bound = _preconditioner.nbytes(kind, k, p) + PRECONDITIONER_PEAK_SLACK_BYTES
     assert max(peaks) <= bound, (peaks, bound)
@@ -94,11 +93,9 @@ def test_without_room_for_blocks_the_fit_skips_the_kronecker_start(monkeypatch):
     """The zero-slope Kronecker system holds k + 1 matrices of p x p: past the
     budget of a block preconditioner the first step is a CG step too."""
     X, y, _ = make_classification(n=2000, d=20, k=4, seed=8)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_FLOPS", 0.0)
-    monkeypatch.setattr(_oracle, "HESSIAN_FREE_MIN_RATIO", 0.0)
     monkeypatch.setattr(_preconditioner, "PRECONDITIONER_BUDGET_BYTES",
                         _budget_between("diagonal", 4, 21))
-    model = logreg.LogisticRegression(tol=1e-10).fit(X, y)
+    model = logreg.LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
     kinds = [row["hessian"] for row in model.history_]
     assert "kronecker" not in kinds and kinds[0] == "cg", kinds
     assert model.history_[-1]["grad_max"] <= 1e-10

@@ -152,6 +152,17 @@ def test_hessian_free_route_reaches_the_same_optimum(monkeypatch, k):
     assert_same_fit(free, full, SPARSE_ROUTE_RTOL)
 
 
+@pytest.mark.parametrize("k", [2, 5])
+def test_newton_cg_on_the_full_route_reaches_the_same_optimum(k):
+    X, y, w = sparse_problem(n=500, d=40, k=k)
+    full = logreg.LogisticRegression(C=3.0, tol=1e-10).fit(X, y, sample_weight=w)
+    free = logreg.LogisticRegression(solver="newton-cg", C=3.0, tol=1e-10).fit(
+        X, y, sample_weight=w)
+    assert {row["hessian"] for row in free.history_} <= {"cg", "kronecker"}
+    assert "cg" in {row["hessian"] for row in free.history_}
+    assert_same_fit(free, full, SPARSE_ROUTE_RTOL)
+
+
 def test_route_choice_follows_the_shape():
     onehot = sp.csr_matrix((np.ones(2000 * 10), np.tile(np.arange(0, 50, 5), 2000),
                             np.arange(0, 2000 * 10 + 1, 10)), shape=(2000, 50))

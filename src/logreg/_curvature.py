@@ -48,7 +48,7 @@ def cholesky(H, pivot_rtol=PIVOT_RTOL):
     c, info = _POTRF[H.dtype](H, lower=0, clean=0)
     if info != 0:
         return None
-    if not np.all(np.diag(c) ** 2 > pivot_rtol * np.diag(H)):
+    if not (c.diagonal() ** 2 > pivot_rtol * H.diagonal()).all():
         return None
     return c, False
 
@@ -258,7 +258,7 @@ class ConjugateGradient:
                 H, mu = problem.shift_free(problem.newton_matrix(H))
                 factor = preconditioner_cholesky(H)
                 if factor is not None:
-                    return CholeskySystem(factor, mu)
+                    return CholeskySystem(factor, dict(zip(problem.free.tolist(), mu.tolist())))
             return None
         for kind in (kind, "diagonal") if kind == "block" else (kind,):
             curvature = oracle.class_curvature(coef, diagonal_only=kind == "diagonal")

@@ -81,6 +81,8 @@ class Problem:
         self.free = np.arange(0 if binary else p, dtype=np.intp)
 
     def objective(self, data_loss, coef):
+        if not self.l2:
+            return self.scale * data_loss
         return self.scale * data_loss + self.l2 * _loss.l2_penalty(coef, self.fit_intercept)
 
     def gradient(self, data_gradient, coef):
@@ -95,22 +97,25 @@ class Problem:
 
     def shift_free(self, H):
         """``H + N diag(mu) N^T`` over the flat directions (module docstring), in place;
-        returns ``(H, mu)`` with ``mu`` a dict column -> shift."""
+        returns ``(H, mu)``, ``mu`` the shift of each free column (an array)."""
         if not self.free.size:
-            return H, {}
+            return H, np.zeros(0)
         k, p = self.k, self.p
         # mu_a: the mean curvature of column a over the classes, so the shift
         # is as scale-free as H itself (features of any units)
-        mu = np.diag(H).reshape(k, p)[:, self.free].mean(axis=0)
-        # H[(i, a), (j, a)] += mu_a / k for all classes i, j and free columns a
-        # (every H here is a fresh C-contiguous array: the reshape is a view)
-        H.reshape(k, p, k, p)[:, self.free, :, self.free] += (mu / k)[:, None, None]
-        return H, dict(zip(self.free.tolist(), mu.tolist()))
+        mu = H.diagonal().reshape(k, p).sum(axis=0) * (1.0 / k)
+        # H[(i, a), (j, a)] += mu_a / k for all classes i, j and every column a:
+        # a strided view of those entries (H is a fresh C-contiguous array)
+        item = H.itemsize
+        view = np.ndarray((k, k, p), H.dtype, H, strides=(
+            p * k * p * item, p * item, (k * p + 1) * item))
+        view += mu * (1.0 / k)
+        return H, mu
 
     def centre(self, step):
         """Remove the component along the flat directions (rounding drift), in place."""
         if self.free.size:      # every column of a multinomial model
-            step -= step.mean(axis=0)
+            step -= step.sum(axis=0) * (1.0 / self.k)
         return step
 
 
@@ -129,7 +134,7 @@ class Iterate:
         self.data_loss = data_loss
         self.objective = problem.objective(data_loss, coef)
         self.gradient = problem.gradient(data_gradient, coef)
-        self.grad_max = float(np.max(np.abs(self.gradient)))
+        self.grad_max = float(np.abs(self.gradient).max())
 
 
 @dataclass

@@ -287,17 +287,22 @@ class LogisticRegression:
                 f"{type(self).__name__} needs samples of at least 2 classes, but the data "
                 f"contain only one class: {classes[0]!r}."
             )
-        w = _effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
-                               codes)
-        counts = np.bincount(codes, weights=w, minlength=len(classes))
-        if counts.sum() <= 0:
-            raise ValueError("sample_weight is zero for every sample: nothing to fit.")
-        if np.count_nonzero(counts > 0) < 2:
-            raise ValueError(
-                "Only one class has positive total weight after applying sample_weight "
-                f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
-                "classes are needed."
-            )
+        if self.class_weight is not None:
+            w = _effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
+                                   codes)
+        # unit weights: every class of y has positive weight, so the checks hold
+        # and the counts are needed by unpenalized fits only
+        counts = None
+        if w is not None:
+            counts = np.bincount(codes, weights=w, minlength=len(classes))
+            if counts.sum() <= 0:
+                raise ValueError("sample_weight is zero for every sample: nothing to fit.")
+            if np.count_nonzero(counts > 0) < 2:
+                raise ValueError(
+                    "Only one class has positive total weight after applying sample_weight "
+                    f"and class_weight (class {classes[np.argmax(counts)]!r}); at least 2 "
+                    "classes are needed."
+                )
 
         binary = len(classes) == 2
         k = 1 if binary else len(classes)
@@ -355,6 +360,8 @@ class LogisticRegression:
         self.converged_ = bool(converged)
         self.n_passes_ = oracle.n_passes if self.solver == "newton" else None
         if not np.isfinite(C):
+            if counts is None:
+                counts = np.bincount(codes, minlength=len(classes))
             self._inference_state_ = self._inference_state(
                 X, codes, w, coef, binary, hessian, data_loss, counts, n_iter, converged)
         return self

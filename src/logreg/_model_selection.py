@@ -600,18 +600,24 @@ class LogisticRegressionCV(LogisticRegression):
         scores = np.empty((len(folds), len(Cs)))
         n_iter = np.empty((len(folds), len(Cs)), dtype=np.int32)
         base = np.ones(n) if data.weights is None else data.weights
-        for f, (train, test) in enumerate(folds):
-            weights = np.zeros(n)
-            weights[train] = base[train]
-            check_class_totals(data.codes, weights, data.classes, f"the training set of fold {f}")
-            paths[f], n_iter[f], _, _ = _path(data, weights, Cs, fit_intercept=self.fit_intercept,
-                                              tol=self.tol, max_iter=self.max_iter)
-            scores[f] = _fold_scores(scorer, data, test, paths[f], self.fit_intercept)
-            if self.verbose:
-                print(f"fold {f}: best C {Cs[np.argmax(scores[f])]:.4g}, score "
-                      f"{scores[f].max():.6g}, Newton iterations {n_iter[f].tolist()}",
-                      flush=True)
-        self._set_cv_results(data, Cs, paths, scores, n_iter)
+        # BLAS on one thread from the first fold to the refit, scoring included:
+        # the scores' products on OpenBLAS's threads left them spinning into the
+        # next fold's kernel passes (see LogisticRegression.fit)
+        with single_threaded_blas():
+            for f, (train, test) in enumerate(folds):
+                weights = np.zeros(n)
+                weights[train] = base[train]
+                check_class_totals(data.codes, weights, data.classes,
+                                   f"the training set of fold {f}")
+                paths[f], n_iter[f], _, _ = _path(data, weights, Cs,
+                                                  fit_intercept=self.fit_intercept,
+                                                  tol=self.tol, max_iter=self.max_iter)
+                scores[f] = _fold_scores(scorer, data, test, paths[f], self.fit_intercept)
+                if self.verbose:
+                    print(f"fold {f}: best C {Cs[np.argmax(scores[f])]:.4g}, score "
+                          f"{scores[f].max():.6g}, Newton iterations {n_iter[f].tolist()}",
+                          flush=True)
+            self._set_cv_results(data, Cs, paths, scores, n_iter)
         return self
 
     def _set_cv_results(self, data, Cs, paths, scores, n_iter):

@@ -406,7 +406,7 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
             eta = x_dot(X[chunk], slopes.T).T + intercepts
         else:
             # the product in the class-major layout: transposing (rows, k m)
-            # logits afterwards cost 4x the rest of the scoring
+            # logits afterwards is a strided copy costlier than all the rest
             eta = slopes @ X[chunk].T
             eta += intercepts
         eta = eta.reshape(k, m, b)
@@ -418,7 +418,7 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
             values = (eta.argmax(axis=0) == y).astype(np.float64)         # (m, b)
         else:
             # log-sum-exp over the classes in place on the contiguous (k, m, b)
-            # block: per-class slabs with temporaries cost 3x as much
+            # block, without a temporary per class
             eta_y = eta[y, :, np.arange(b)].T                             # (m, b)
             top = eta.max(axis=0)
             eta -= top

@@ -47,6 +47,7 @@ softmax and residual ``R``, then ``R^T X_b``; same segments and reduction.
 The kernel trusts its inputs: validation lives in ``logreg._kernel`` and
 ``logreg._validation``.
 """
+from cpython.buffer cimport PyBUF_STRIDES, PyBuffer_Release, PyObject_GetBuffer
 from cython.parallel cimport prange, threadid
 from libc.math cimport fabs, isfinite
 from libc.stdint cimport int64_t, uintptr_t
@@ -434,10 +435,21 @@ cdef void _segment(const Work* W, Py_ssize_t start, Py_ssize_t stop, double* scr
         kern.lane_sum(loss, 1, out + W.off_grad + k * p)
 
 
+cdef uintptr_t _data_address(arr) except? 0:
+    """The address of ``arr[0, ...]`` (any strides, read-only too), through the
+    buffer protocol: ``ndarray.ctypes.data`` builds a ctypes object per call,
+    which cost more than a small pass."""
+    cdef Py_buffer view
+    PyObject_GetBuffer(arr, &view, PyBUF_STRIDES)
+    cdef uintptr_t addr = <uintptr_t>view.buf
+    PyBuffer_Release(&view)
+    return addr
+
+
 cdef object _aligned_empty(Py_ssize_t n_doubles):
     """A float64 array of n_doubles whose data starts on a 64-byte boundary."""
     raw = np.empty(n_doubles + 8)
-    cdef uintptr_t addr = raw.ctypes.data
+    cdef uintptr_t addr = _data_address(raw)
     cdef Py_ssize_t off = ((64 - addr % 64) % 64) // 8
     return raw[off:off + n_doubles]
 
@@ -993,7 +1005,7 @@ def all_finite(a, int n_threads=1):
         return True
     if arr.ndim == 1:
         arr = arr[:, None]
-    cdef const char* data = <const char*><uintptr_t>arr.ctypes.data
+    cdef const char* data = <const char*>_data_address(arr)
     cdef Py_ssize_t nr = arr.shape[0], d = arr.shape[1]
     cdef Py_ssize_t s0 = arr.strides[0], s1 = arr.strides[1]
     cdef int f32 = arr.dtype == np.float32

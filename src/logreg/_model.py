@@ -288,10 +288,15 @@ class LogisticRegression:
         classes, codes = check_y_labels(y, n)
         w = check_sample_weight(sample_weight, n, n_threads=n_threads)
         check_n_classes(classes, owner=type(self).__name__)
-        w = effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
-                              codes)
-        counts = np.bincount(codes, weights=w, minlength=len(classes))
-        check_class_totals(counts, classes)
+        if self.class_weight is not None:
+            w = effective_weights(w, check_class_weight(self.class_weight, classes, codes, w),
+                                  codes)
+        # unit weights: every class of y has positive weight, so the checks hold
+        # and the counts are needed by unpenalized fits only
+        counts = None
+        if w is not None:
+            counts = np.bincount(codes, weights=w, minlength=len(classes))
+            check_class_totals(counts, classes)
 
         binary = len(classes) == 2
         k = 1 if binary else len(classes)
@@ -346,6 +351,8 @@ class LogisticRegression:
         self.converged_ = bool(converged)
         self.n_passes_ = oracle.n_passes if self.solver != "gd" else None
         if not np.isfinite(C):
+            if counts is None:
+                counts = np.bincount(codes, minlength=len(classes))
             self._inference_state_ = self._inference_state(
                 X, codes, w, coef, binary, hessian, data_loss, counts, n_iter, converged)
         return self

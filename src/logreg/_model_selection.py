@@ -395,13 +395,21 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
     m, k, p = coefs.shape
     d = X.shape[1]
     # logits class-major, (k, m, rows): the class reductions run over contiguous slabs
-    slopes = np.ascontiguousarray(coefs[:, :, :d].transpose(1, 0, 2).reshape(k * m, d).T)
+    slopes = np.ascontiguousarray(coefs[:, :, :d].transpose(1, 0, 2).reshape(k * m, d))
     intercepts = (coefs[:, :, d].T.reshape(k * m, 1) if fit_intercept else 0.0)
+    sparse = _is_sparse(X)
     totals = np.zeros(m)
     for start in range(0, len(rows), SCORE_CHUNK_ROWS):
         chunk = rows[start:start + SCORE_CHUNK_ROWS]
         b = len(chunk)
-        eta = (x_dot(X[chunk], slopes).T + intercepts).reshape(k, m, b)
+        if sparse:
+            eta = x_dot(X[chunk], slopes.T).T + intercepts
+        else:
+            # the product in the class-major layout: transposing (rows, k m)
+            # logits afterwards is a strided copy costlier than all the rest
+            eta = slopes @ X[chunk].T
+            eta += intercepts
+        eta = eta.reshape(k, m, b)
         if k == 1:      # binary: logits (0, eta) of the two classes
             eta = np.concatenate([np.zeros_like(eta), eta])
         y = codes[chunk]
@@ -409,16 +417,16 @@ def builtin_scores(kind, X, rows, codes, weights, coefs, fit_intercept):
         if kind == "accuracy":      # argmax: the first of tied classes, as predict's
             values = (eta.argmax(axis=0) == y).astype(np.float64)         # (m, b)
         else:
-            # reductions over the k classes slab by slab (NumPy's axis-0
-            # reductions of this shape are several times slower)
-            top = eta[0].copy()
-            for c in range(1, eta.shape[0]):
-                np.maximum(top, eta[c], out=top)
-            total = np.zeros_like(top)
-            for c in range(eta.shape[0]):
-                total += np.exp(eta[c] - top)
+            # log-sum-exp over the classes in place on the contiguous (k, m, b)
+            # block, without a temporary per class
             eta_y = eta[y, :, np.arange(b)].T                             # (m, b)
-            values = np.clip(top + np.log(total) - eta_y, *_CE_RANGE)
+            top = eta.max(axis=0)
+            eta -= top
+            np.exp(eta, out=eta)
+            values = np.log(eta.sum(axis=0))
+            values += top
+            values -= eta_y
+            np.clip(values, *_CE_RANGE, out=values)
         totals += values @ w
     total_weight = len(rows) if weights is None else float(weights[rows].sum())
     if not total_weight > 0:
@@ -592,18 +600,24 @@ class LogisticRegressionCV(LogisticRegression):
         scores = np.empty((len(folds), len(Cs)))
         n_iter = np.empty((len(folds), len(Cs)), dtype=np.int32)
         base = np.ones(n) if data.weights is None else data.weights
-        for f, (train, test) in enumerate(folds):
-            weights = np.zeros(n)
-            weights[train] = base[train]
-            check_class_totals(data.codes, weights, data.classes, f"the training set of fold {f}")
-            paths[f], n_iter[f], _, _ = _path(data, weights, Cs, fit_intercept=self.fit_intercept,
-                                              tol=self.tol, max_iter=self.max_iter)
-            scores[f] = _fold_scores(scorer, data, test, paths[f], self.fit_intercept)
-            if self.verbose:
-                print(f"fold {f}: best C {Cs[np.argmax(scores[f])]:.4g}, score "
-                      f"{scores[f].max():.6g}, Newton iterations {n_iter[f].tolist()}",
-                      flush=True)
-        self._set_cv_results(data, Cs, paths, scores, n_iter)
+        # BLAS on one thread from the first fold to the refit, scoring included:
+        # the scores' products on OpenBLAS's threads left them spinning into the
+        # next fold's kernel passes (see LogisticRegression.fit)
+        with single_threaded_blas():
+            for f, (train, test) in enumerate(folds):
+                weights = np.zeros(n)
+                weights[train] = base[train]
+                check_class_totals(data.codes, weights, data.classes,
+                                   f"the training set of fold {f}")
+                paths[f], n_iter[f], _, _ = _path(data, weights, Cs,
+                                                  fit_intercept=self.fit_intercept,
+                                                  tol=self.tol, max_iter=self.max_iter)
+                scores[f] = _fold_scores(scorer, data, test, paths[f], self.fit_intercept)
+                if self.verbose:
+                    print(f"fold {f}: best C {Cs[np.argmax(scores[f])]:.4g}, score "
+                          f"{scores[f].max():.6g}, Newton iterations {n_iter[f].tolist()}",
+                          flush=True)
+            self._set_cv_results(data, Cs, paths, scores, n_iter)
         return self
 
     def _set_cv_results(self, data, Cs, paths, scores, n_iter):

@@ -24,7 +24,6 @@ import ctypes
 import itertools
 import os
 import threading
-from contextlib import contextmanager
 
 from . import _hessian
 
@@ -135,31 +134,47 @@ class _BlasLimit:
     saved = None
 
 
-@contextmanager
+class _SingleThreadedBlas:
+    """The context manager of ``single_threaded_blas`` (a class, not a generator:
+    every kernel call enters one, and a small fit makes a dozen of them)."""
+
+    __slots__ = ()
+
+    def __enter__(self):
+        state = _BlasLimit
+        with state.lock:
+            if state.users == 0:
+                if state.controls is None:
+                    state.controls = _blas_controls()
+                state.saved = [c.get() for c in state.controls]
+                for c, n in zip(state.controls, state.saved):
+                    if n != 1:      # the set call is the cost; 1 needs none
+                        c.set(1)
+            state.users += 1
+        return None
+
+    def __exit__(self, *exc):
+        state = _BlasLimit
+        with state.lock:
+            state.users -= 1
+            if state.users == 0:
+                for c, n in zip(state.controls, state.saved):
+                    if n != 1:
+                        c.set(n)
+                state.saved = None
+        return False
+
+
+_SINGLE_THREADED_BLAS = _SingleThreadedBlas()
+
+
 def single_threaded_blas():
     """Keep every loaded BLAS at one thread while the kernel runs its own threads.
 
     Shared by concurrent callers (first in sets, last out restores the thread
     counts it found); results never depend on it, only speed does.
     """
-    state = _BlasLimit
-    with state.lock:
-        if state.controls is None:
-            state.controls = _blas_controls()
-        if state.users == 0:
-            state.saved = [c.get() for c in state.controls]
-            for c in state.controls:
-                c.set(1)
-        state.users += 1
-    try:
-        yield
-    finally:
-        with state.lock:
-            state.users -= 1
-            if state.users == 0:
-                for c, n in zip(state.controls, state.saved):
-                    c.set(n)
-                state.saved = None
+    return _SINGLE_THREADED_BLAS
 
 
 def _after_fork_in_child():

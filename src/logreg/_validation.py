@@ -391,6 +391,10 @@ def _encode_small_integers(arr):
     base = wide.dtype.type(lo)
     shifted = (wide - base).astype(np.intp, copy=False)
     present = np.bincount(shifted, minlength=hi - lo + 1) > 0
+    if present.all():
+        # every label of the range occurs (labels 0..k-1 mostly): the shifted
+        # labels are the codes
+        return np.arange(lo, hi + 1, dtype=wide.dtype).astype(arr.dtype), shifted
     lookup = np.cumsum(present, dtype=np.intp) - 1
     classes = (np.flatnonzero(present).astype(wide.dtype) + base).astype(arr.dtype)
     return classes, lookup[shifted]

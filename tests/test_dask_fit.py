@@ -64,8 +64,8 @@ def test_dask_fit_equals_in_memory_fit_on_both_schedulers(k, penalty, client, mo
     assert fits["sync"].coef_.tobytes() == fits["cluster"].coef_.tobytes()
     assert fits["sync"].intercept_.tobytes() == fits["cluster"].intercept_.tobytes()
     if penalty is None:   # the Hessian at the final coefficients, for inference
-        H_ref = ref._inference_state_["hessian"]
-        assert_allclose_scaled(fits["cluster"]._inference_state_["hessian"], H_ref, DASK_FIT_RTOL)
+        assert_allclose_scaled(fits["cluster"].inference().cov, ref.inference().cov,
+                               DASK_FIT_RTOL)
 
 
 def test_deterministic_across_repeated_runs(client):

@@ -286,7 +286,7 @@ def test_strict_separation_is_detected_without_the_step_heuristic(k, monkeypatch
     X, y = separable(k)
     with pytest.warns(logreg.PerfectSeparationWarning):
         clf = logreg.LogisticRegression(penalty=None).fit(X, y)
-    assert clf._inference_state_["converged"] is False
+    assert clf.converged_ is False
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -318,7 +318,7 @@ def test_separation_certificate_uses_the_smallest_weight():
     X, y, _ = make_classification(n=300, d=3, k=3, seed=13)
     w = np.full(len(y), 1e-3)
     clf = fit_without_warnings(X, y, w, penalty=None)
-    assert clf._inference_state_["converged"] is True
+    assert clf.converged_ is True
 
 
 @pytest.mark.parametrize("level", ["scalar", "avx2", "avx512"])

@@ -303,7 +303,7 @@ def test_perfect_separation_warns_and_stays_finite_in_bounded_time(k):
     assert clf.n_iter_ < clf.max_iter
     assert np.all(np.isfinite(clf.coef_)) and np.all(np.isfinite(clf.intercept_))
     assert clf.score(X, y) == 1.0
-    assert clf._inference_state_["converged"] is False
+    assert clf.converged_ is False
 
 
 def test_quasi_separation_warns():

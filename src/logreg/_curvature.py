@@ -88,7 +88,7 @@ def damped_cholesky(H):
 
 def check_finite_hessian(a):
     """``a`` (Hessian pairs or Gram matrix), or a ValueError naming the overflow."""
-    if not np.all(np.isfinite(a)):
+    if not np.isfinite(a).all():
         raise ValueError(
             "The Hessian overflowed: X (or sample_weight) has entries so large that "
             "w * x**2 is not representable in float64 (|x| around 1e150 or more). "

@@ -208,7 +208,7 @@ def test_refit_false_averages_the_folds_best():
 def test_X_is_validated_once_and_never_copied_for_training(monkeypatch):
     X, y, _ = make_classification(n=400, d=4, k=3)
     seen, checks = [], []
-    real_oracle = _model_selection.InMemoryOracle
+    real_oracle = _model_selection.in_memory_oracle
     real_check = _model_selection.check_X_estimator
 
     def recording_oracle(X_, *args, **kw):
@@ -219,7 +219,7 @@ def test_X_is_validated_once_and_never_copied_for_training(monkeypatch):
         checks.append(1)
         return real_check(*args, **kw)
 
-    monkeypatch.setattr(_model_selection, "InMemoryOracle", recording_oracle)
+    monkeypatch.setattr(_model_selection, "in_memory_oracle", recording_oracle)
     monkeypatch.setattr(_model_selection, "check_X_estimator", counting_check)
     logreg.LogisticRegressionCV(Cs=4, cv=3).fit(X, y)
     assert len(checks) == 1

@@ -42,6 +42,12 @@ DEFAULT_TOL = 1e-8
 SOLVERS = ("newton", "newton-cg", "gd")
 
 
+def in_memory_oracle(X, codes, w, *, k, fit_intercept, n_threads):
+    """The data oracle of a validated in-memory X: sparse or dense (``logreg._protocol``)."""
+    make = sparse_oracle if _is_sparse(X) else InMemoryOracle
+    return make(X, codes, w, k=k, fit_intercept=fit_intercept, n_threads=n_threads)
+
+
 class LogisticRegression:
     """Multinomial (softmax) or binary logistic regression fitted by Newton's method.
 
@@ -309,8 +315,7 @@ class LogisticRegression:
             if coef0 is None:
                 coef0 = initial_coef(codes, w_unit, k, p, binary=binary,
                                      fit_intercept=self.fit_intercept)
-            make_oracle = sparse_oracle if _is_sparse(X) else InMemoryOracle
-            oracle = make_oracle(X, codes, w_unit, k=len(classes),
+            oracle = in_memory_oracle(X, codes, w_unit, k=len(classes),
                                  fit_intercept=self.fit_intercept, n_threads=n_threads)
             solver = NewtonSolver(oracle, C=C_unit, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose, curvature=self._curvature)

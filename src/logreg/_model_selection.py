@@ -36,10 +36,8 @@ import numpy as np
 
 from ._kernel import single_threaded_blas
 from ._loss import x_dot
-from ._model import DEFAULT_TOL, LogisticRegression, _feature_names, _is_dask
+from ._model import DEFAULT_TOL, LogisticRegression, _feature_names, _is_dask, in_memory_oracle
 from ._newton import NewtonSolver, initial_coef
-from ._oracle import InMemoryOracle
-from ._sparse_oracle import sparse_oracle
 from ._validation import (
     _is_sparse,
     check_class_weight,
@@ -195,10 +193,9 @@ def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None, verbos
     n_classes = len(data.classes)
     k = 1 if data.binary else n_classes
     p = X.shape[1] + bool(fit_intercept)
-    make_oracle = sparse_oracle if _is_sparse(X) else InMemoryOracle
     oracle = _PathOracle(
-        make_oracle(X, codes, weights, k=n_classes, fit_intercept=fit_intercept,
-                    n_threads=data.n_threads),
+        in_memory_oracle(X, codes, weights, k=n_classes, fit_intercept=fit_intercept,
+                         n_threads=data.n_threads),
         centred_column=p - 1 if fit_intercept and not data.binary else None)
     coef = coef0 if coef0 is not None else initial_coef(
         codes, weights, k, p, binary=data.binary, fit_intercept=fit_intercept)

@@ -35,9 +35,10 @@ canonical CSR (sorted indices, no duplicates), float32/float64 values,
 int32/int64 indices, all finite.  Index arithmetic is 64-bit.
 """
 from cython.parallel cimport prange
-from libc.math cimport exp, log
+from libc.math cimport exp, log, sqrt
 from libc.stdint cimport int32_t, int64_t
-from libc.stdlib cimport free, malloc
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy
 
 cimport cython
 import numpy as np
@@ -82,6 +83,8 @@ cdef enum:
     # the most segments (each holds a p x k buffer)
     SEGMENT_WORK_PER_OUTPUT = 4
     MAX_SEGMENTS = 64
+    # preconditioner blocks per scratch buffer of invert_blocks
+    INVERSE_CHUNK = 256
 
 
 cdef inline Py_ssize_t _packed_row(Py_ssize_t a, Py_ssize_t p) noexcept nogil:
@@ -488,34 +491,167 @@ def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
                  const data_t[::1] cdata,
                  const double[:, ::1] P, sample_weight, bint fit_intercept, int n_threads):
     """The ``k x k`` diagonal blocks of the data Hessian, one per column ``a``:
-    ``B_a = sum_n w_n x_na^2 (diag(p_n) - p_n p_n^T)``, shape ``(p, k, k)``."""
+    ``B_a = sum_n w_n x_na^2 (diag(p_n) - p_n p_n^T)``, shape ``(p, k, k)``.
+
+    Each column accumulates ``sum c p`` and the upper triangle of
+    ``sum c p p^T`` in a thread-local ``k (k + 3) / 2`` buffer (in L1 while its
+    rows stream by), then writes its block once: half the multiply-adds of the
+    full outer product, and no read-modify-write of the output per entry."""
     cdef Py_ssize_t d = cindptr.shape[0] - 1, n = P.shape[0], k = P.shape[1]
     cdef Py_ssize_t p = d + fit_intercept
     cdef double[::1] wv = (np.ones(1) if sample_weight is None
                            else np.asarray(sample_weight, dtype=np.float64))
     cdef bint weighted = sample_weight is not None
-    out_arr = np.zeros((p, k, k))
+    out_arr = np.empty((p, k, k))
     cdef double[:, :, ::1] out = out_arr
-    cdef Py_ssize_t a, t, i, j, row
+    cdef Py_ssize_t a, t, row, width = k + k * (k + 1) // 2
     cdef double v, c
+    cdef double* acc
     with nogil:
-        for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=8):
-            for t in range(cindptr[a], cindptr[a + 1]):
-                row = crows[t]
-                v = cdata[t]
-                c = v * v * (wv[row] if weighted else 1.0)
-                for i in range(k):
-                    out[a, i, i] += c * P[row, i]
-                    for j in range(k):
-                        out[a, i, j] -= c * P[row, i] * P[row, j]
-        if fit_intercept:
-            for row in range(n):
-                c = wv[row] if weighted else 1.0
-                for i in range(k):
-                    out[d, i, i] += c * P[row, i]
-                    for j in range(k):
-                        out[d, i, j] -= c * P[row, i] * P[row, j]
+        for a in prange(p, num_threads=max(1, n_threads), schedule="dynamic", chunksize=16):
+            acc = <double*>calloc(width, sizeof(double))
+            if a < d:
+                for t in range(cindptr[a], cindptr[a + 1]):
+                    row = crows[t]
+                    v = cdata[t]
+                    c = v * v * (wv[row] if weighted else 1.0)
+                    _class_block_update(acc, &P[row, 0], c, k)
+            else:
+                for row in range(n):
+                    _class_block_update(acc, &P[row, 0], wv[row] if weighted else 1.0, k)
+            _class_block_store(acc, &out[a, 0, 0], k)
+            free(acc)
     return out_arr
+
+
+cdef inline void _class_block_update(double* acc, const double* pr, double c,
+                                     Py_ssize_t k) noexcept nogil:
+    """``acc[:k] += c p``; ``acc[k:]`` (row-wise packed upper triangle) ``+= c p p^T``."""
+    cdef Py_ssize_t i, j
+    cdef double ci
+    cdef double* tri = acc + k
+    for i in range(k):
+        ci = c * pr[i]
+        acc[i] = acc[i] + ci
+        for j in range(i, k):
+            tri[j] = tri[j] + ci * pr[j]
+        tri = tri + (k - i - 1)
+
+
+cdef inline void _class_block_store(const double* acc, double* block,
+                                    Py_ssize_t k) noexcept nogil:
+    """``block = diag(acc[:k]) - sym(acc[k:])`` (``_class_block_update``'s layout)."""
+    cdef Py_ssize_t i, j
+    cdef const double* tri = acc + k
+    for i in range(k):
+        for j in range(i, k):
+            block[i * k + j] = -tri[j]
+            block[j * k + i] = -tri[j]
+        block[i * k + i] = block[i * k + i] + acc[i]
+        tri = tri + (k - i - 1)
+
+
+def invert_blocks(const double[:, :, ::1] M, const double[::1] shift, int n_threads):
+    """``inverse[a] = (M[a] + shift[a] 1 1^T)^-1`` (float32, ``(p, k, k)``) of
+    symmetric positive definite ``k x k`` blocks, through their Cholesky
+    factors (the shift is added to each scratch copy: no temporary of ``M``).  A block whose
+    factorization breaks down (not positive definite to working precision)
+    gets the inverse of its diagonal instead: it only steers CG.  Returns
+    ``(inverse, number of such blocks)``."""
+    cdef Py_ssize_t p = M.shape[0], k = M.shape[1], kk = k * k
+    cdef Py_ssize_t n_chunks = (p + INVERSE_CHUNK - 1) // INVERSE_CHUNK
+    inverse_arr = np.empty((p, k, k), dtype=np.float32)
+    cdef float[:, :, ::1] inverse = inverse_arr
+    cdef Py_ssize_t ch, a, i, j
+    cdef Py_ssize_t failed = 0
+    cdef double s
+    cdef double* A
+    with nogil:
+        for ch in prange(n_chunks, num_threads=max(1, n_threads), schedule="static"):
+            A = <double*>malloc(kk * sizeof(double))
+            for a in range(ch * INVERSE_CHUNK, min(p, (ch + 1) * INVERSE_CHUNK)):
+                memcpy(A, &M[a, 0, 0], kk * sizeof(double))
+                if shift[a] != 0:
+                    for i in range(kk):
+                        A[i] = A[i] + shift[a]
+                if _cholesky_inverse(A, k):
+                    for i in range(kk):
+                        (&inverse[a, 0, 0])[i] = <float>A[i]
+                else:
+                    failed += 1
+                    for i in range(k):
+                        for j in range(k):
+                            inverse[a, i, j] = 0.0
+                        s = M[a, i, i] + shift[a]
+                        inverse[a, i, i] = <float>(1.0 / s if s > 0 else 0.0)
+            free(A)
+    return inverse_arr, failed
+
+
+def block_solve(const float[:, :, ::1] inverse, const double[::1] r, int n_threads):
+    """``out[:, a] = inverse[a] r[:, a]`` for ``r`` and ``out`` flat ``(k, p)``
+    (the solver's class-major layout, read and written in place of a
+    transpose)."""
+    cdef Py_ssize_t p = inverse.shape[0], k = inverse.shape[1]
+    out_arr = np.empty(k * p)
+    cdef double[::1] out = out_arr
+    cdef Py_ssize_t a, i, j
+    cdef double s
+    cdef const float* blk
+    with nogil:
+        for a in prange(p, num_threads=max(1, n_threads), schedule="static"):
+            blk = &inverse[a, 0, 0]
+            for i in range(k):
+                s = 0.0
+                for j in range(k):
+                    s = s + blk[i * k + j] * r[j * p + a]
+                out[i * p + a] = s
+    return out_arr
+
+
+cdef inline bint _cholesky_inverse(double* A, Py_ssize_t k) noexcept nogil:
+    """In place ``A <- A^-1`` for a symmetric positive definite ``k x k`` ``A``
+    (row-major): ``A = L L^T``, ``A^-1 = L^-T L^-1``.  False (``A`` then
+    garbage) when a pivot is not positive."""
+    cdef Py_ssize_t i, j, l
+    cdef double s
+    # lower triangle <- L, upper triangle (above the diagonal) keeps A
+    for j in range(k):
+        s = A[j * k + j]
+        for l in range(j):
+            s = s - A[j * k + l] * A[j * k + l]
+        if not s > 0:
+            return False
+        A[j * k + j] = sqrt(s)
+        for i in range(j + 1, k):
+            s = A[j * k + i]            # A[i, j] from the untouched upper triangle
+            for l in range(j):
+                s = s - A[i * k + l] * A[j * k + l]
+            A[i * k + j] = s / A[j * k + j]
+    # lower triangle <- L^-1 (column by column, in place: column j needs only
+    # L's entries right of it, and rows below)
+    for j in range(k):
+        A[j * k + j] = 1.0 / A[j * k + j]
+        for i in range(j + 1, k):
+            s = 0.0
+            for l in range(j, i):
+                s = s - A[i * k + l] * A[l * k + j]
+            A[i * k + j] = s / A[i * k + i]
+    # A^-1[i, j] = sum_{l >= max(i, j)} L^-1[l, i] L^-1[l, j]: the upper triangle
+    # first (it only reads the lower one), then mirrored
+    for i in range(k):
+        for j in range(i, k):
+            s = 0.0
+            for l in range(j, k):
+                s = s + A[l * k + i] * A[l * k + j]
+            if j > i:
+                A[i * k + j] = s
+            else:
+                A[i * k + i] = s
+    for i in range(k):
+        for j in range(i):
+            A[i * k + j] = A[j * k + i]
+    return True
 
 
 def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d):

@@ -61,6 +61,36 @@ cdef extern from "_sparse_simd.h" nogil:
                                   Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
                                   int)
 
+    void lr_sp_xt_f32(const Py_ssize_t*, const Py_ssize_t*, const float*, const double*,
+                      Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    void lr_sp_xt_f64(const Py_ssize_t*, const Py_ssize_t*, const double*, const double*,
+                      Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    void lr_sp_hvp_i32_f32(const int32_t*, const int32_t*, const float*, Py_ssize_t,
+                           Py_ssize_t, const double*, const double*, const double*,
+                           Py_ssize_t, Py_ssize_t, int, double*)
+    void lr_sp_hvp_i32_f64(const int32_t*, const int32_t*, const double*, Py_ssize_t,
+                           Py_ssize_t, const double*, const double*, const double*,
+                           Py_ssize_t, Py_ssize_t, int, double*)
+    void lr_sp_hvp_i64_f32(const int64_t*, const int64_t*, const float*, Py_ssize_t,
+                           Py_ssize_t, const double*, const double*, const double*,
+                           Py_ssize_t, Py_ssize_t, int, double*)
+    void lr_sp_hvp_i64_f64(const int64_t*, const int64_t*, const double*, Py_ssize_t,
+                           Py_ssize_t, const double*, const double*, const double*,
+                           Py_ssize_t, Py_ssize_t, int, double*)
+    double lr_sp_loss_i32_f32(const int32_t*, const int32_t*, const float*, Py_ssize_t, Py_ssize_t,
+                             const Py_ssize_t*, const double*, const double*, Py_ssize_t,
+                             Py_ssize_t, int, double*, double*, double*, double*)
+    double lr_sp_loss_i32_f64(const int32_t*, const int32_t*, const double*, Py_ssize_t, Py_ssize_t,
+                             const Py_ssize_t*, const double*, const double*, Py_ssize_t,
+                             Py_ssize_t, int, double*, double*, double*, double*)
+    double lr_sp_loss_i64_f32(const int64_t*, const int64_t*, const float*, Py_ssize_t, Py_ssize_t,
+                             const Py_ssize_t*, const double*, const double*, Py_ssize_t,
+                             Py_ssize_t, int, double*, double*, double*, double*)
+    double lr_sp_loss_i64_f64(const int64_t*, const int64_t*, const double*, Py_ssize_t, Py_ssize_t,
+                             const Py_ssize_t*, const double*, const double*, Py_ssize_t,
+                             Py_ssize_t, int, double*, double*, double*, double*)
+    enum: LR_SP_MAX_K
+
 ctypedef fused index_t:
     int32_t
     int64_t
@@ -83,6 +113,8 @@ cdef enum:
     # the most segments (each holds a p x k buffer)
     SEGMENT_WORK_PER_OUTPUT = 4
     MAX_SEGMENTS = 64
+    # columns per unit of parallel work of xt_product
+    XT_GROUP = 64
     # preconditioner blocks per scratch buffer of invert_blocks
     INVERSE_CHUNK = 256
 
@@ -151,6 +183,41 @@ cdef inline Py_ssize_t _column_band(const index_t* indptr, const index_t* indice
     else:
         return lr_sp_band_i64_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
                                   slab, d, fit_intercept)
+
+
+cdef inline void _hvp_rows(const index_t* indptr, const index_t* indices, const data_t* data,
+                           Py_ssize_t r0, Py_ssize_t r1, const double* vector_t,
+                           const double* P, const double* w, Py_ssize_t k, Py_ssize_t d,
+                           bint fit_intercept, double* R) noexcept nogil:
+    """The C row pass of ``_sparse_simd.h`` for these index and value types."""
+    if index_t is int32_t and data_t is float:
+        lr_sp_hvp_i32_f32(indptr, indices, data, r0, r1, vector_t, P, w, k, d, fit_intercept, R)
+    elif index_t is int32_t and data_t is double:
+        lr_sp_hvp_i32_f64(indptr, indices, data, r0, r1, vector_t, P, w, k, d, fit_intercept, R)
+    elif index_t is int64_t and data_t is float:
+        lr_sp_hvp_i64_f32(indptr, indices, data, r0, r1, vector_t, P, w, k, d, fit_intercept, R)
+    else:
+        lr_sp_hvp_i64_f64(indptr, indices, data, r0, r1, vector_t, P, w, k, d, fit_intercept, R)
+
+
+cdef inline double _loss_rows(const index_t* indptr, const index_t* indices, const data_t* data,
+                              Py_ssize_t r0, Py_ssize_t r1, const Py_ssize_t* y,
+                              const double* w, const double* coef_t, Py_ssize_t k,
+                              Py_ssize_t d, bint fit_intercept, double* V, double* P,
+                              double* R, double* G) noexcept nogil:
+    """The C row pass of ``loss_gradient`` (``_sparse_simd.h``) for these types."""
+    if index_t is int32_t and data_t is float:
+        return lr_sp_loss_i32_f32(indptr, indices, data, r0, r1, y, w, coef_t, k, d,
+                                  fit_intercept, V, P, R, G)
+    elif index_t is int32_t and data_t is double:
+        return lr_sp_loss_i32_f64(indptr, indices, data, r0, r1, y, w, coef_t, k, d,
+                                  fit_intercept, V, P, R, G)
+    elif index_t is int64_t and data_t is float:
+        return lr_sp_loss_i64_f32(indptr, indices, data, r0, r1, y, w, coef_t, k, d,
+                                  fit_intercept, V, P, R, G)
+    else:
+        return lr_sp_loss_i64_f64(indptr, indices, data, r0, r1, y, w, coef_t, k, d,
+                                  fit_intercept, V, P, R, G)
 
 
 def segment_bounds(Py_ssize_t n, Py_ssize_t nnz, Py_ssize_t p, Py_ssize_t k):
@@ -236,6 +303,22 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
     cdef double* eta
     cdef double* G
     cdef double lse, w, acc, rest, loss
+    cdef const double* wp = &wv[0] if weighted else NULL
+    if k <= LR_SP_MAX_K:
+        with nogil:
+            for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
+                G = &buf[s * ld]
+                G[ld - 8] = _loss_rows(&indptr[0], &indices[0], &data[0], seg[s], seg[s + 1],
+                                       &y[0], wp, &coef_t[0, 0], k, d, fit_intercept,
+                                       &Vm[0, 0] if want_v else NULL,
+                                       &Pm[0, 0] if want_p else NULL,
+                                       NULL if scatter else &Rm[0, 0],
+                                       G)
+            if scatter:
+                loss = _reduce_segments(&buf[0], n_seg, ld, p * k, &grad[0, 0], T)
+            else:
+                loss = _sum_blocks(&buf[0], n_seg, 8)
+        return loss, grad_arr
     with nogil:
         for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
             eta = <double*>malloc(k * sizeof(double))
@@ -306,6 +389,13 @@ def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices
     cdef double* sv
     cdef double* G
     cdef double w, ps
+    cdef const double* wp = &wv[0] if weighted else NULL
+    if not scatter and not fill and k <= LR_SP_MAX_K:
+        with nogil:
+            for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
+                _hvp_rows(&indptr[0], &indices[0], &data[0], seg[s], seg[s + 1],
+                          &vector_t[0, 0], &P[0, 0], wp, k, d, fit_intercept, &Rm[0, 0])
+        return None
     with nogil:
         for s in prange(n_seg, num_threads=T, schedule="dynamic", chunksize=1):
             sv = <double*>malloc(k * sizeof(double))
@@ -390,8 +480,23 @@ def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
     cdef Py_ssize_t p = d + fit_intercept
     out_arr = np.zeros((p, k))
     cdef double[:, ::1] out = out_arr
-    cdef Py_ssize_t a, t, i, row
+    cdef Py_ssize_t a, t, i, row, g
     cdef double v
+    cdef Py_ssize_t n_groups = (d + XT_GROUP - 1) // XT_GROUP
+    if k <= LR_SP_MAX_K:
+        with nogil:
+            for g in prange(n_groups, num_threads=max(1, n_threads), schedule="dynamic"):
+                if data_t is float:
+                    lr_sp_xt_f32(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                 g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+                else:
+                    lr_sp_xt_f64(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                 g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+            if fit_intercept:
+                for row in range(n):
+                    for i in range(k):
+                        out[d, i] += R[row, i]
+        return out_arr
     with nogil:
         for a in prange(d, num_threads=max(1, n_threads), schedule="dynamic", chunksize=64):
             for t in range(cindptr[a], cindptr[a + 1]):

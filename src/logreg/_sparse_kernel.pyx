@@ -17,8 +17,9 @@ thread count, so every result is bit-for-bit the same for any ``n_threads``:
   class blocks -- and adds its rows in increasing order.
 
 The CSC index (``cindptr``, ``crows``, ``cpos``) lists, column by column, the
-rows of the non-zeros and their positions in the CSR arrays: the values are
-read from the CSR ``data`` (nothing of X is duplicated but the index).
+rows of the non-zeros and their positions in the CSR arrays (int32 when they
+fit): the values are read from the CSR ``data`` (nothing of X is duplicated
+but the index).
 
 Pair products from each row's sparse outer product: for the entry ``(n, a)``
 the row's entries ``c >= a`` (CSR order: indices are sorted) give
@@ -44,27 +45,38 @@ cimport cython
 import numpy as np
 
 cdef extern from "_sparse_simd.h" nogil:
-    Py_ssize_t lr_sp_band_i32_f32(const int32_t*, const int32_t*, const float*,
-                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
-                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
-                                  int)
-    Py_ssize_t lr_sp_band_i32_f64(const int32_t*, const int32_t*, const double*,
-                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
-                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
-                                  int)
-    Py_ssize_t lr_sp_band_i64_f32(const int64_t*, const int64_t*, const float*,
-                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
-                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
-                                  int)
-    Py_ssize_t lr_sp_band_i64_f64(const int64_t*, const int64_t*, const double*,
-                                  const Py_ssize_t*, const Py_ssize_t*, Py_ssize_t, Py_ssize_t,
-                                  Py_ssize_t, const double*, Py_ssize_t, double*, Py_ssize_t,
-                                  int)
-
-    void lr_sp_xt_f32(const Py_ssize_t*, const Py_ssize_t*, const float*, const double*,
-                      Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
-    void lr_sp_xt_f64(const Py_ssize_t*, const Py_ssize_t*, const double*, const double*,
-                      Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    Py_ssize_t lr_sp_band_i32_f32_c32(const int32_t*, const int32_t*, const float*, const int32_t*,
+                                      const int32_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i32_f32_c64(const int32_t*, const int32_t*, const float*, const int64_t*,
+                                      const int64_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i32_f64_c32(const int32_t*, const int32_t*, const double*, const int32_t*,
+                                      const int32_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i32_f64_c64(const int32_t*, const int32_t*, const double*, const int64_t*,
+                                      const int64_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i64_f32_c32(const int64_t*, const int64_t*, const float*, const int32_t*,
+                                      const int32_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i64_f32_c64(const int64_t*, const int64_t*, const float*, const int64_t*,
+                                      const int64_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i64_f64_c32(const int64_t*, const int64_t*, const double*, const int32_t*,
+                                      const int32_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    Py_ssize_t lr_sp_band_i64_f64_c64(const int64_t*, const int64_t*, const double*, const int64_t*,
+                                      const int64_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
+                                      const double*, Py_ssize_t, double*, Py_ssize_t, int)
+    void lr_sp_xt_f32_c32(const Py_ssize_t*, const int32_t*, const float*, const double*,
+                          Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    void lr_sp_xt_f32_c64(const Py_ssize_t*, const int64_t*, const float*, const double*,
+                          Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    void lr_sp_xt_f64_c32(const Py_ssize_t*, const int32_t*, const double*, const double*,
+                          Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
+    void lr_sp_xt_f64_c64(const Py_ssize_t*, const int64_t*, const double*, const double*,
+                          Py_ssize_t, Py_ssize_t, Py_ssize_t, double*)
     void lr_sp_hvp_i32_f32(const int32_t*, const int32_t*, const float*, Py_ssize_t,
                            Py_ssize_t, const double*, const double*, const double*,
                            Py_ssize_t, Py_ssize_t, int, double*)
@@ -99,16 +111,22 @@ ctypedef fused data_t:
     float
     double
 
+# the CSC index's rows and CSR positions: int32 whenever they fit (half the
+# index's memory and traffic)
+ctypedef fused cidx_t:
+    int32_t
+    int64_t
+
 cdef enum:
     # rows per block of the row phase: the unit of parallel work and of the
     # fixed-order loss reduction
     ROW_BLOCK = 512
-    # pair_products: bytes of CSR entries and pair weights per band of rows,
-    # and of output slabs per column group (each about a core's L2 share).
-    # At (2e5, 300, k=5): no bands 0.88 s on one thread, bands 0.2 s; bands of
-    # 256K-8M and groups of 128K-1G bytes within 10% of each other
-    PAIR_BAND_BYTES = 1 << 20
-    PAIR_SLAB_BYTES = 1 << 18
+    # pair_products: bytes of CSR entries and pair weights per band of rows
+    # (with a chunk's output slabs, about a core's L2 share), and column
+    # chunks per thread (more balance dynamically, but each chunk streams
+    # all of X once)
+    PAIR_BAND_BYTES = 1 << 19
+    PAIR_CHUNKS_PER_THREAD = 2
     # gradient-type passes: scatter updates per output entry and segment, and
     # the most segments (each holds a p x k buffer)
     SEGMENT_WORK_PER_OUTPUT = 4
@@ -166,23 +184,36 @@ cdef inline double _sum_blocks(const double* partial, Py_ssize_t n_blocks,
 
 
 cdef inline Py_ssize_t _column_band(const index_t* indptr, const index_t* indices,
-                                    const data_t* data, const Py_ssize_t* crows,
-                                    const Py_ssize_t* cpos, Py_ssize_t t, Py_ssize_t t_end,
+                                    const data_t* data, const cidx_t* crows,
+                                    const cidx_t* cpos, Py_ssize_t t, Py_ssize_t t_end,
                                     Py_ssize_t r1, const double* V, Py_ssize_t K,
                                     double* slab, Py_ssize_t d, bint fit_intercept) noexcept nogil:
     """The C loop of ``_sparse_simd.h`` for these index and value types."""
-    if index_t is int32_t and data_t is float:
-        return lr_sp_band_i32_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
-                                  slab, d, fit_intercept)
-    elif index_t is int32_t and data_t is double:
-        return lr_sp_band_i32_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
-                                  slab, d, fit_intercept)
-    elif index_t is int64_t and data_t is float:
-        return lr_sp_band_i64_f32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
-                                  slab, d, fit_intercept)
+    if index_t is int32_t and data_t is float and cidx_t is int32_t:
+        return lr_sp_band_i32_f32_c32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int32_t and data_t is float and cidx_t is int64_t:
+        return lr_sp_band_i32_f32_c64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int32_t and data_t is double and cidx_t is int32_t:
+        return lr_sp_band_i32_f64_c32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int32_t and data_t is double and cidx_t is int64_t:
+        return lr_sp_band_i32_f64_c64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int64_t and data_t is float and cidx_t is int32_t:
+        return lr_sp_band_i64_f32_c32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int64_t and data_t is float and cidx_t is int64_t:
+        return lr_sp_band_i64_f32_c64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+    elif index_t is int64_t and data_t is double and cidx_t is int32_t:
+        return lr_sp_band_i64_f64_c32(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
     else:
-        return lr_sp_band_i64_f64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
-                                  slab, d, fit_intercept)
+        return lr_sp_band_i64_f64_c64(indptr, indices, data, crows, cpos, t, t_end, r1, V, K,
+                                      slab, d, fit_intercept)
+
 
 
 cdef inline void _hvp_rows(const index_t* indptr, const index_t* indices, const data_t* data,
@@ -470,7 +501,7 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
     return out_arr
 
 
-def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
+def xt_product(const Py_ssize_t[::1] cindptr, const cidx_t[::1] crows,
                const data_t[::1] cdata,
                const double[:, ::1] R, bint fit_intercept, int n_threads):
     """Column phase: ``[X, 1]^T R`` ``(p, k)``, column ``a`` owning output row ``a``
@@ -486,12 +517,18 @@ def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
     if k <= LR_SP_MAX_K:
         with nogil:
             for g in prange(n_groups, num_threads=max(1, n_threads), schedule="dynamic"):
-                if data_t is float:
-                    lr_sp_xt_f32(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
-                                 g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+                if data_t is float and cidx_t is int32_t:
+                    lr_sp_xt_f32_c32(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                     g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+                elif data_t is double and cidx_t is int32_t:
+                    lr_sp_xt_f64_c32(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                     g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+                elif data_t is float:
+                    lr_sp_xt_f32_c64(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                     g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
                 else:
-                    lr_sp_xt_f64(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
-                                 g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
+                    lr_sp_xt_f64_c64(&cindptr[0], &crows[0], &cdata[0], &R[0, 0], k,
+                                     g * XT_GROUP, min(d, (g + 1) * XT_GROUP), &out[0, 0])
             if fit_intercept:
                 for row in range(n):
                     for i in range(k):
@@ -513,18 +550,21 @@ def xt_product(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
 
 def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
                   const data_t[::1] data, const Py_ssize_t[::1] cindptr,
-                  const Py_ssize_t[::1] crows, const Py_ssize_t[::1] cpos,
+                  const cidx_t[::1] crows, const cidx_t[::1] cpos,
                   const double[:, ::1] V, bint fit_intercept, int n_threads):
     """Packed ``M_q = [X, 1]^T diag(V[:, q]) [X, 1]`` for every column ``q`` of
     ``V``, entry-major ``(P2, K)`` (module docstring).
 
-    Rows are visited in *bands* of consecutive rows whose CSR entries and pair
-    weights fit in cache (``PAIR_BAND_BYTES``).  Within a band the threads
-    share out groups of consecutive columns of about equal work, whose output
-    slabs take about ``PAIR_SLAB_BYTES``; each column advances its own cursor
-    into the CSC index.  Every entry accumulates its rows in increasing order
-    whatever the groups, bands and threads, so the result is the same bits
-    for any ``n_threads``.
+    The columns are split into ``PAIR_CHUNKS_PER_THREAD * n_threads``
+    contiguous chunks of about equal work, shared out dynamically.  A chunk
+    visits the rows in *bands* of consecutive rows whose CSR entries and
+    pair weights fit in cache (``PAIR_BAND_BYTES``), each of its columns
+    advancing its own cursor into the CSC index, so its output slabs and
+    the band stay in the core's cache together.  Threads meet once, at the
+    end (a barrier per band made every preempted thread stall the others).
+    Every entry accumulates its rows in increasing order whatever the
+    chunks, bands and threads, so the result is the same bits for any
+    ``n_threads``.
     """
     cdef Py_ssize_t n = indptr.shape[0] - 1, d = cindptr.shape[0] - 1, K = V.shape[1]
     cdef Py_ssize_t p = d + fit_intercept
@@ -538,7 +578,7 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     cdef double row_bytes = (nnz * (sizeof(data_t) + sizeof(index_t)) / max(n, 1)
                              + 8.0 * K + 16.0)
     cdef Py_ssize_t band = max(64, <Py_ssize_t>(PAIR_BAND_BYTES / row_bytes))
-    cdef Py_ssize_t n_groups = min(d, max(T, <Py_ssize_t>(8.0 * P2 * K / PAIR_SLAB_BYTES)))
+    cdef Py_ssize_t n_groups = max(1, min(d, PAIR_CHUNKS_PER_THREAD * T))
     cdef Py_ssize_t[::1] group_start = _balanced_column_groups(indptr, crows, cpos, cindptr,
                                                                n_groups)
     cursor_arr = np.array(cindptr[:d], dtype=np.intp)
@@ -546,16 +586,16 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     cdef Py_ssize_t g, r0, r1, a, row, q
     cdef double* dst
     with nogil:
-        r0 = 0
-        while r0 < n:
-            r1 = min(n, r0 + band)
-            for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
+        for g in prange(n_groups, num_threads=T, schedule="dynamic", chunksize=1):
+            r0 = 0
+            while r0 < n:
+                r1 = min(n, r0 + band)
                 for a in range(group_start[g], group_start[g + 1]):
                     cursor[a] = _column_band(&indptr[0], &indices[0], &data[0], &crows[0],
                                              &cpos[0], cursor[a], cindptr[a + 1], r1,
                                              &V[0, 0], K, op + (_packed_row(a, p) - a) * K,
                                              d, fit_intercept)
-            r0 = r1
+                r0 = r1
         if fit_intercept:
             dst = op + _packed_row(d, p) * K
             for row in range(n):
@@ -564,8 +604,8 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     return out_arr
 
 
-cdef object _balanced_column_groups(const index_t[::1] indptr, const Py_ssize_t[::1] crows,
-                                    const Py_ssize_t[::1] cpos, const Py_ssize_t[::1] cindptr,
+cdef object _balanced_column_groups(const index_t[::1] indptr, const cidx_t[::1] crows,
+                                    const cidx_t[::1] cpos, const Py_ssize_t[::1] cindptr,
                                     Py_ssize_t n_groups):
     """Boundaries (n_groups + 1) of contiguous column groups of about equal pair
     work: column ``a`` costs the row tails ``c >= a`` of its entries."""
@@ -592,7 +632,7 @@ cdef object _balanced_column_groups(const index_t[::1] indptr, const Py_ssize_t[
     return bounds
 
 
-def class_blocks(const Py_ssize_t[::1] cindptr, const Py_ssize_t[::1] crows,
+def class_blocks(const Py_ssize_t[::1] cindptr, const cidx_t[::1] crows,
                  const data_t[::1] cdata,
                  const double[:, ::1] P, sample_weight, bint fit_intercept, int n_threads):
     """The ``k x k`` diagonal blocks of the data Hessian, one per column ``a``:
@@ -761,27 +801,37 @@ cdef inline bint _cholesky_inverse(double* A, Py_ssize_t k) noexcept nogil:
 
 def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d):
     """``(cindptr, crows, cpos)`` of a canonical CSR structure (module docstring):
-    a counting sort by column, rows in increasing order within each column."""
+    a counting sort by column, rows in increasing order within each column.
+    ``crows`` and ``cpos`` are int32 when every row number and position fits."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, nnz = indices.shape[0]
+    cdef Py_ssize_t a
     cindptr_arr = np.zeros(d + 1, dtype=np.intp)
-    crows_arr = np.empty(nnz, dtype=np.intp)
-    cpos_arr = np.empty(nnz, dtype=np.intp)
     cdef Py_ssize_t[::1] cindptr = cindptr_arr
-    cdef Py_ssize_t[::1] crows = crows_arr
-    cdef Py_ssize_t[::1] cpos = cpos_arr
     cdef Py_ssize_t[::1] fill = np.empty(d, dtype=np.intp)
-    cdef Py_ssize_t row, e, a, t
     with nogil:
-        for e in range(nnz):
-            cindptr[indices[e] + 1] += 1
+        for a in range(nnz):
+            cindptr[indices[a] + 1] += 1
         for a in range(d):
             cindptr[a + 1] += cindptr[a]
             fill[a] = cindptr[a]
+    small = max(n, nnz) < 2**31 - 1
+    crows_arr = np.empty(nnz, dtype=np.int32 if small else np.int64)
+    cpos_arr = np.empty(nnz, dtype=np.int32 if small else np.int64)
+    if small:
+        _csc_fill[index_t, int32_t](indptr, indices, fill, crows_arr, cpos_arr)
+    else:
+        _csc_fill[index_t, int64_t](indptr, indices, fill, crows_arr, cpos_arr)
+    return cindptr_arr, crows_arr, cpos_arr
+
+
+cdef void _csc_fill(const index_t[::1] indptr, const index_t[::1] indices,
+                    Py_ssize_t[::1] fill, cidx_t[::1] crows, cidx_t[::1] cpos):
+    cdef Py_ssize_t n = indptr.shape[0] - 1, row, e, a, t
+    with nogil:
         for row in range(n):
             for e in range(indptr[row], indptr[row + 1]):
                 a = indices[e]
                 t = fill[a]
-                crows[t] = row
-                cpos[t] = e
+                crows[t] = <cidx_t>row
+                cpos[t] = <cidx_t>e
                 fill[a] = t + 1
-    return cindptr_arr, crows_arr, cpos_arr

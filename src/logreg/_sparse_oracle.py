@@ -21,9 +21,9 @@ and a statistics pass with pair products plus the Cholesky costs less than
 ``HESSIAN_FREE_MIN_RATIO`` Hessian-vector products.
 
 Memory model (besides X itself): the CSC index of X (``cindptr``, ``crows``,
-``cpos``: ``16 nnz + 8 d`` bytes, built once per fit; the column passes of
-wide X also keep X's values in that order, ``nnz`` values more), per pass an ``(n, k)``
-residual and, on the full route, ``(n, K)`` pair weights; on the full route
+``cpos``: ``8 nnz + 8 d`` bytes while n and nnz fit int32, else ``16 nnz + 8 d``;
+built once per fit; the column passes of wide X also keep X's values in that
+order, ``nnz`` values more), per pass an ``(n, k)`` residual and, on the full route, ``(n, K)`` pair weights; on the full route
 the pair products ``K p (p + 1) / 2`` and the solver's ``(k p)^2`` Hessian;
 on the Hessian-free route an ``(n, k)`` probability cache and the
 preconditioner's ``p k^2``.  So ``O(nnz + (k p)^2)`` and ``O(nnz + n k)``;
@@ -53,8 +53,8 @@ SUBSAMPLE_MIN_PER_COORD = 8
 class SparseDesign:
     """A canonical CSR X and, built at the first column pass, its CSC index.
 
-    ``cindptr`` (d + 1), ``crows`` and ``cpos`` (nnz, intp): for column ``a``
-    the rows of its non-zeros and their positions in the CSR arrays, in row
+    ``cindptr`` (d + 1, intp), ``crows`` and ``cpos`` (nnz, int32 when they
+    fit): for column ``a`` the rows of its non-zeros and their positions in the CSR arrays, in row
     order -- what the column passes of the kernel read; ``column_values``
     copies X's values into that order on first use.
     """

@@ -34,19 +34,20 @@
 #define LR_SP_INLINE static inline
 #endif
 
-#define LR_SP_COLUMN_BAND(NAME, IDX, DAT)                                              \
+#define LR_SP_COLUMN_BAND(NAME, IDX, DAT, CIDX)                                              \
 LR_SP_INLINE Py_ssize_t NAME##_body(const IDX* indptr, const IDX* indices,            \
-                                    const DAT* data, const Py_ssize_t* crows,         \
-                                    const Py_ssize_t* cpos, Py_ssize_t t,             \
+                                    const DAT* data, const CIDX* crows,               \
+                                    const CIDX* cpos, Py_ssize_t t,                   \
                                     Py_ssize_t t_end, Py_ssize_t r1, const double* V, \
                                     const Py_ssize_t K, double* slab, Py_ssize_t d,   \
                                     int fit_intercept)                                \
 {                                                                                     \
     for (; t < t_end && crows[t] < r1; ++t) {                                         \
-        const Py_ssize_t row = crows[t], end = (Py_ssize_t)indptr[row + 1];            \
-        const double va = (double)data[cpos[t]];                                      \
+        const Py_ssize_t row = (Py_ssize_t)crows[t], end = (Py_ssize_t)indptr[row + 1]; \
+        const Py_ssize_t pos = (Py_ssize_t)cpos[t];                                   \
+        const double va = (double)data[pos];                                          \
         const double* Vn = V + row * K;                                               \
-        for (Py_ssize_t f = cpos[t]; f < end; ++f) {                                  \
+        for (Py_ssize_t f = pos; f < end; ++f) {                                      \
             const double xx = va * (double)data[f];                                   \
             double* dst = slab + (Py_ssize_t)indices[f] * K;                          \
             _Pragma("GCC ivdep")                                                      \
@@ -63,7 +64,7 @@ LR_SP_INLINE Py_ssize_t NAME##_body(const IDX* indptr, const IDX* indices,      
     return t;                                                                         \
 }                                                                                     \
 LR_SP_CLONES Py_ssize_t NAME(const IDX* indptr, const IDX* indices, const DAT* data,  \
-                             const Py_ssize_t* crows, const Py_ssize_t* cpos,         \
+                             const CIDX* crows, const CIDX* cpos,                     \
                              Py_ssize_t t, Py_ssize_t t_end, Py_ssize_t r1,           \
                              const double* V, Py_ssize_t K, double* slab,             \
                              Py_ssize_t d, int fit_intercept)                         \
@@ -74,10 +75,14 @@ LR_SP_CLONES Py_ssize_t NAME(const IDX* indptr, const IDX* indices, const DAT* d
     }                                                                                 \
 }
 
-LR_SP_COLUMN_BAND(lr_sp_band_i32_f32, int32_t, float)
-LR_SP_COLUMN_BAND(lr_sp_band_i32_f64, int32_t, double)
-LR_SP_COLUMN_BAND(lr_sp_band_i64_f32, int64_t, float)
-LR_SP_COLUMN_BAND(lr_sp_band_i64_f64, int64_t, double)
+LR_SP_COLUMN_BAND(lr_sp_band_i32_f32_c32, int32_t, float, int32_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i32_f32_c64, int32_t, float, int64_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i32_f64_c32, int32_t, double, int32_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i32_f64_c64, int32_t, double, int64_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i64_f32_c32, int64_t, float, int32_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i64_f32_c64, int64_t, float, int64_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i64_f64_c32, int64_t, double, int32_t)
+LR_SP_COLUMN_BAND(lr_sp_band_i64_f64_c64, int64_t, double, int64_t)
 
 /* the widest k of the row and column passes below (their accumulators live
  * on the stack); wider k runs the kernel's own loops */
@@ -86,8 +91,8 @@ LR_SP_COLUMN_BAND(lr_sp_band_i64_f64, int64_t, double)
 /* Column pass of X^T R: output rows a0 <= a < a1 of [X]^T R (k wide), each
  * from its column's entries in row order (k <= LR_SP_MAX_K; a register
  * accumulator per class when k is a constant). */
-#define LR_SP_XT_COLUMNS(NAME, DAT)                                                   \
-LR_SP_INLINE void NAME##_body(const Py_ssize_t* cindptr, const Py_ssize_t* crows,     \
+#define LR_SP_XT_COLUMNS(NAME, DAT, CIDX)                                                   \
+LR_SP_INLINE void NAME##_body(const Py_ssize_t* cindptr, const CIDX* crows,           \
                               const DAT* cdata, const double* R, const Py_ssize_t k,  \
                               Py_ssize_t a0, Py_ssize_t a1, double* out)              \
 {                                                                                     \
@@ -97,7 +102,7 @@ LR_SP_INLINE void NAME##_body(const Py_ssize_t* cindptr, const Py_ssize_t* crows
             acc[i] = 0.0;                                                             \
         for (Py_ssize_t t = cindptr[a]; t < cindptr[a + 1]; ++t) {                    \
             const double v = (double)cdata[t];                                        \
-            const double* r = R + crows[t] * k;                                       \
+            const double* r = R + (Py_ssize_t)crows[t] * k;                           \
             for (Py_ssize_t i = 0; i < k; ++i)                                        \
                 acc[i] += v * r[i];                                                   \
         }                                                                             \
@@ -105,7 +110,7 @@ LR_SP_INLINE void NAME##_body(const Py_ssize_t* cindptr, const Py_ssize_t* crows
             out[a * k + i] = acc[i];                                                  \
     }                                                                                 \
 }                                                                                     \
-LR_SP_CLONES void NAME(const Py_ssize_t* cindptr, const Py_ssize_t* crows,            \
+LR_SP_CLONES void NAME(const Py_ssize_t* cindptr, const CIDX* crows,                  \
                        const DAT* cdata, const double* R, Py_ssize_t k,               \
                        Py_ssize_t a0, Py_ssize_t a1, double* out)                     \
 {                                                                                     \
@@ -121,8 +126,10 @@ LR_SP_CLONES void NAME(const Py_ssize_t* cindptr, const Py_ssize_t* crows,      
     }                                                                                 \
 }
 
-LR_SP_XT_COLUMNS(lr_sp_xt_f32, float)
-LR_SP_XT_COLUMNS(lr_sp_xt_f64, double)
+LR_SP_XT_COLUMNS(lr_sp_xt_f32_c32, float, int32_t)
+LR_SP_XT_COLUMNS(lr_sp_xt_f64_c32, double, int32_t)
+LR_SP_XT_COLUMNS(lr_sp_xt_f32_c64, float, int64_t)
+LR_SP_XT_COLUMNS(lr_sp_xt_f64_c64, double, int64_t)
 
 /* Row pass of the Hessian-vector product: for rows r0 <= n < r1,
  * s = [x_n, 1] V^T (V^T the (p, k) vector_t), then

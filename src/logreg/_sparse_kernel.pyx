@@ -799,10 +799,12 @@ cdef inline bint _cholesky_inverse(double* A, Py_ssize_t k) noexcept nogil:
     return True
 
 
-def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d):
+def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t d,
+              wide=False):
     """``(cindptr, crows, cpos)`` of a canonical CSR structure (module docstring):
     a counting sort by column, rows in increasing order within each column.
-    ``crows`` and ``cpos`` are int32 when every row number and position fits."""
+    ``crows`` and ``cpos`` are int32 when every row number and position fits
+    (``wide``: int64 regardless, the layout of the largest X)."""
     cdef Py_ssize_t n = indptr.shape[0] - 1, nnz = indices.shape[0]
     cdef Py_ssize_t a
     cindptr_arr = np.zeros(d + 1, dtype=np.intp)
@@ -814,7 +816,7 @@ def csc_index(const index_t[::1] indptr, const index_t[::1] indices, Py_ssize_t 
         for a in range(d):
             cindptr[a + 1] += cindptr[a]
             fill[a] = cindptr[a]
-    small = max(n, nnz) < 2**31 - 1
+    small = max(n, nnz) < 2**31 - 1 and not wide
     crows_arr = np.empty(nnz, dtype=np.int32 if small else np.int64)
     cpos_arr = np.empty(nnz, dtype=np.int32 if small else np.int64)
     if small:

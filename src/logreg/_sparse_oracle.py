@@ -67,10 +67,14 @@ class SparseDesign:
         self._csc = None
         self._column_values = None
 
+    # int64 CSC index whatever the size (tests: the layout of the largest X)
+    wide_index = False
+
     @property
     def csc(self):
         if self._csc is None:
-            self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1])
+            self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1],
+                                                 self.wide_index)
         return self._csc
 
     @property

@@ -123,10 +123,10 @@ cdef enum:
     ROW_BLOCK = 512
     # pair_products: bytes of CSR entries and pair weights per band of rows
     # (with a chunk's output slabs, about a core's L2 share), and column
-    # chunks per thread (more balance dynamically, but each chunk streams
-    # all of X once)
+    # chunks per thread: each chunk streams all of X once, so one per thread,
+    # of equal work (more chunks for dynamic balance measured slower)
     PAIR_BAND_BYTES = 1 << 19
-    PAIR_CHUNKS_PER_THREAD = 2
+    PAIR_CHUNKS_PER_THREAD = 1
     # gradient-type passes: scatter updates per output entry and segment, and
     # the most segments (each holds a p x k buffer)
     SEGMENT_WORK_PER_OUTPUT = 4
@@ -556,7 +556,7 @@ def pair_products(const index_t[::1] indptr, const index_t[::1] indices,
     ``V``, entry-major ``(P2, K)`` (module docstring).
 
     The columns are split into ``PAIR_CHUNKS_PER_THREAD * n_threads``
-    contiguous chunks of about equal work, shared out dynamically.  A chunk
+    contiguous chunks of about equal work.  A chunk
     visits the rows in *bands* of consecutive rows whose CSR entries and
     pair weights fit in cache (``PAIR_BAND_BYTES``), each of its columns
     advancing its own cursor into the CSC index, so its output slabs and

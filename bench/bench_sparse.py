@@ -12,6 +12,9 @@ Groups:
 * ``sparse hessian n=... d=... k=...``: ``logreg.hessian`` on one-hot CSR,
   the dense kernel on its dense copy, and the NumPy reference (seed
   algorithm) on that copy.
+* ``sparse hessian-free parts ...``: on the TF-IDF-like problem, what one
+  Newton-CG iteration repeats (a Hessian-vector product, a preconditioner
+  solve) and what it refreshes (building the block-diagonal preconditioner).
 
 With ``--benchmark-disable`` (CI smoke) n shrinks tenfold.
 """
@@ -98,3 +101,30 @@ def bench_sparse_hessian(benchmark, request, who):
         run = lambda: logreg.reference.hessian(Xd1, P)  # noqa: E731
     H = benchmark.pedantic(run, rounds=1 if _small(request) else 3, iterations=1)
     assert np.all(np.isfinite(H))
+
+
+@pytest.mark.parametrize("part", ["hessian-vector product", "preconditioner solve",
+                                  "preconditioner build"])
+def bench_sparse_hessian_free_parts(benchmark, request, part):
+    from logreg import _sparse_oracle
+    from logreg._validation import check_X_sparse
+
+    X, y, C = problem("tfidf", _small(request))
+    k = int(y.max()) + 1
+    oracle = _sparse_oracle.SparseHessianFreeOracle(
+        _sparse_oracle.SparseDesign(check_X_sparse(X)), y, None, k=k, fit_intercept=True,
+        n_threads=check_n_threads(None))
+    p = oracle.p
+    rng = np.random.default_rng(0)
+    coef, vector = 0.1 * rng.standard_normal((2, k, p))
+    n = X.shape[0]
+    kw = dict(scale=1.0 / n, l2=np.full((k, p), 1.0 / (C * n)), free=list(range(p)))
+    oracle.hessian_vector_product(coef, vector)     # probabilities and CSC index cached
+    M = oracle.cg_preconditioner(coef, **kw)
+    benchmark.group = f"sparse hessian-free parts n={n} d={X.shape[1]} k={k}"
+    benchmark.extra_info.update(threads=check_n_threads(None), nnz=int(X.nnz))
+    run = {"hessian-vector product": lambda: oracle.hessian_vector_product(coef, vector),
+           "preconditioner solve": lambda: M.solve(vector.ravel()),
+           "preconditioner build": lambda: oracle.cg_preconditioner(coef, **kw)}[part]
+    out = benchmark.pedantic(run, rounds=3 if _small(request) else 20, iterations=1)
+    assert out is not None

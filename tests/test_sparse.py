@@ -6,7 +6,7 @@ import pytest
 import scipy.sparse as sp
 
 import logreg
-from logreg import _blocks, _sparse_oracle
+from logreg import _blocks, _sparse_kernel, _sparse_oracle
 from logreg._validation import check_X_sparse
 
 from .tolerances import (
@@ -279,6 +279,49 @@ def test_bit_identical_for_any_thread_count(monkeypatch, by_columns):
             np.testing.assert_array_equal(out[0][1], first[0][1])
             np.testing.assert_array_equal(out[0][2], first[0][2])
             np.testing.assert_array_equal(out[1], first[1])
+
+
+def test_int64_csc_index_gives_the_same_bits(monkeypatch):
+    """The CSC index is int32 while it fits and int64 beyond: both layouts of the
+    column passes (pair products, X^T R, class blocks) give the same bits."""
+    X, y, w = sparse_problem(n=600, d=40, k=4, density=0.2)
+    coef = np.random.default_rng(6).normal(size=(4, 41))
+    results = []
+    for wide in (False, True):
+        monkeypatch.setattr(_sparse_oracle.SparseDesign, "wide_index", wide)
+        force_phase(monkeypatch, True)
+        full, free = oracle_pair(X, y, w, 4)
+        assert full.design.csc[1].dtype == (np.int64 if wide else np.int32)
+        M = free.cg_preconditioner(coef, scale=0.5, l2=np.full((4, 41), 0.1), free=[40])
+        results.append((full.stats(coef), free.hessian_vector_product(coef, coef),
+                        M.inverse, full.gram()))
+    (s32, h32, m32, g32), (s64, h64, m64, g64) = results
+    assert s32[0] == s64[0]
+    for a, b in [(s32[1], s64[1]), (s32[2], s64[2]), (h32, h64), (m32, m64), (g32, g64)]:
+        np.testing.assert_array_equal(a, b)
+
+
+def test_block_inverses_and_solve_against_numpy():
+    """invert_blocks: (M_a + shift_a 1 1^T)^-1 per column (float32), the inverse
+    of the diagonal for a block that is not positive definite; block_solve
+    applies them in the (k, p) layout."""
+    rng = np.random.default_rng(7)
+    p, k = 50, 5
+    A = rng.normal(size=(p, k, k))
+    M = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(k)
+    M[3] = -np.eye(k) + 0.01        # indefinite: falls back to its diagonal
+    M[3, 0, 0] = 2.0
+    shift = rng.uniform(0.0, 1.0, size=p)
+    shift[3] = 0.0
+    inverse, failed = _sparse_kernel.invert_blocks(M, shift, 2)
+    assert failed == 1 and inverse.dtype == np.float32
+    expected = np.linalg.inv(M + shift[:, None, None])
+    expected[3] = np.diag(np.where(np.diag(M[3]) > 0, 1.0 / np.diag(M[3]), 0.0))
+    np.testing.assert_allclose(inverse, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    r = rng.normal(size=k * p)
+    got = _sparse_kernel.block_solve(inverse, r, 2)
+    want = np.einsum("aij,ja->ia", inverse.astype(np.float64), r.reshape(k, p)).ravel()
+    np.testing.assert_allclose(got, want, rtol=1e-12)
 
 
 def test_other_formats_are_converted():

@@ -20,9 +20,9 @@ and a statistics pass with pair products plus the Cholesky costs less than
 ``HESSIAN_FREE_MIN_RATIO`` Hessian-vector products.
 
 Memory model (besides X itself): the CSC index of X (``cindptr``, ``crows``,
-``cpos``: ``16 nnz + 8 d`` bytes, built once per fit; the column passes of
-wide X also keep X's values in that order, ``nnz`` values more), per pass an ``(n, k)``
-residual and, on the full route, ``(n, K)`` pair weights; on the full route
+``cpos``: ``8 nnz + 8 d`` bytes while n and nnz fit int32, else ``16 nnz + 8 d``;
+built once per fit; the column passes of wide X also keep X's values in that
+order, ``nnz`` values more), per pass an ``(n, k)`` residual and, on the full route, ``(n, K)`` pair weights; on the full route
 the pair products ``K p (p + 1) / 2`` and the solver's ``(k p)^2`` Hessian;
 on the Hessian-free route an ``(n, k)`` probability cache and the
 preconditioner's ``p k^2``.  So ``O(nnz + (k p)^2)`` and ``O(nnz + n k)``;
@@ -46,8 +46,6 @@ HESSIAN_FREE_MIN_RATIO = 40.0
 # ... and only when that pass costs at least this many flops (small problems:
 # a full Newton step is cheap whatever the ratio)
 HESSIAN_FREE_MIN_FLOPS = 1e8
-# Columns per batched inversion of the preconditioner's k x k blocks.
-INVERSE_CHUNK = 2048
 # Row subsample of the approximate Hessians (as logreg._oracle).
 SUBSAMPLE = 8
 SUBSAMPLE_MIN_PER_COORD = 8
@@ -56,8 +54,8 @@ SUBSAMPLE_MIN_PER_COORD = 8
 class SparseDesign:
     """A canonical CSR X and, built at the first column pass, its CSC index.
 
-    ``cindptr`` (d + 1), ``crows`` and ``cpos`` (nnz, intp): for column ``a``
-    the rows of its non-zeros and their positions in the CSR arrays, in row
+    ``cindptr`` (d + 1, intp), ``crows`` and ``cpos`` (nnz, int32 when they
+    fit): for column ``a`` the rows of its non-zeros and their positions in the CSR arrays, in row
     order -- what the column passes of the kernel read; ``column_values``
     copies X's values into that order on first use.
     """
@@ -70,10 +68,14 @@ class SparseDesign:
         self._csc = None
         self._column_values = None
 
+    # int64 CSC index whatever the size (tests: the layout of the largest X)
+    wide_index = False
+
     @property
     def csc(self):
         if self._csc is None:
-            self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1])
+            self._csc = _sparse_kernel.csc_index(self.indptr, self.indices, self.shape[1],
+                                                 self.wide_index)
         return self._csc
 
     @property
@@ -364,39 +366,45 @@ class SparseHessianFreeOracle(_SparseOracleBase):
                                              self.fit_intercept, self.n_threads)
         if self.binary:
             blocks = blocks[:, 1:, 1:]
-        return BlockDiagonalPreconditioner(blocks, scale=scale, l2=l2, free=free)
+        return BlockDiagonalPreconditioner(blocks, scale=scale, l2=l2, free=free,
+                                           n_threads=self.n_threads)
 
 
 class BlockDiagonalPreconditioner:
-    """``M^-1 r`` for ``M = blockdiag_a(scale B_a + diag(l2[:, a]) + mu_a/k 1 1^T)``."""
+    """``M^-1 r`` for ``M = blockdiag_a(scale B_a + diag(l2[:, a]) + mu_a/k 1 1^T)``.
 
-    def __init__(self, blocks, *, scale, l2, free):
+    Built and applied by the kernel (``invert_blocks``, ``block_solve``): one
+    ``k x k`` Cholesky inverse per column, kept in float32 (each solve streams
+    ``p k^2`` values, and a preconditioner only steers CG, as the solver's
+    float32 Cholesky preconditioners), applied in the solver's ``(k, p)``
+    layout without transposes.
+    """
+
+    def __init__(self, blocks, *, scale, l2, free, n_threads=1):
         p, k, _ = blocks.shape
-        M = blocks          # in place: p k^2 is the largest array of the route
+        M = np.ascontiguousarray(blocks)    # in place: p k^2 is the largest array of the route
         M *= scale
         idx = np.arange(k)
         M[:, idx, idx] += np.asarray(l2).T
         diag = M[:, idx, idx]
-        self.mu = {int(a): float(diag[a].mean()) for a in free}
-        for a, mu in self.mu.items():
-            M[a] += mu / k
+        free = np.asarray(free, dtype=np.intp)
+        mu = diag[free].mean(axis=1)
+        self.mu = dict(zip(free.tolist(), mu.tolist()))
+        shift = np.zeros(p)
+        shift[free] = mu / k
         # a column without curvature (an empty column, unpenalized): its residual
         # is zero, any SPD block will do
         scale_ref = max(float(np.max(diag)), np.finfo(float).tiny) if diag.size else 1.0
         dead = np.max(np.abs(diag), axis=1) <= 1e-14 * scale_ref
         M[dead] = np.eye(k) * scale_ref
+        shift[dead] = 0.0
         # tiny relative ridge so every block factors (class blocks of a column
         # whose rows all sit in one class are singular)
         M[:, idx, idx] += 1e-10 * np.maximum(diag, 1e-14 * scale_ref)
         self.k, self.p = k, p
-        # inverted in place, by chunks of columns (no second p k^2 float64 array),
-        # then kept in float32: each solve streams it, and a preconditioner only
-        # steers CG (as the solver's float32 Cholesky preconditioners)
-        for start in range(0, p, INVERSE_CHUNK):
-            M[start:start + INVERSE_CHUNK] = np.linalg.inv(M[start:start + INVERSE_CHUNK])
-        self.inverse = M.astype(np.float32)
+        self.n_threads = n_threads
+        self.inverse, _ = _sparse_kernel.invert_blocks(M, shift, n_threads)
 
     def solve(self, r):
-        R = r.reshape(self.k, self.p).T.astype(np.float32)[:, :, None]    # (p, k, 1)
-        out = np.matmul(self.inverse, R)[:, :, 0]
-        return np.ascontiguousarray(out.T, dtype=np.float64).ravel()
+        return _sparse_kernel.block_solve(self.inverse, np.ascontiguousarray(r, dtype=np.float64),
+                                          self.n_threads)

@@ -45,6 +45,7 @@ cimport cython
 import numpy as np
 
 cdef extern from "_sparse_simd.h" nogil:
+    double lr_sp_softmax_ce(double* eta, Py_ssize_t k, Py_ssize_t y)
     Py_ssize_t lr_sp_band_i32_f32_c32(const int32_t*, const int32_t*, const float*, const int32_t*,
                                       const int32_t*, Py_ssize_t, Py_ssize_t, Py_ssize_t,
                                       const double*, Py_ssize_t, double*, Py_ssize_t, int)
@@ -140,22 +141,6 @@ cdef enum:
 cdef inline Py_ssize_t _packed_row(Py_ssize_t a, Py_ssize_t p) noexcept nogil:
     """Offset of row ``a`` in the row-wise packed upper triangle of a ``p x p`` matrix."""
     return a * p - (a * (a - 1)) // 2
-
-
-cdef inline double _softmax_row(double* eta, Py_ssize_t k) noexcept nogil:
-    """In place ``eta <- softmax(eta)``; returns ``logsumexp(eta)``."""
-    cdef Py_ssize_t i
-    cdef double m = eta[0], s = 0.0, lse
-    for i in range(1, k):
-        if eta[i] > m:
-            m = eta[i]
-    for i in range(k):
-        eta[i] = exp(eta[i] - m)
-        s = s + eta[i]
-    lse = m + log(s)
-    for i in range(k):
-        eta[i] = eta[i] / s
-    return lse
 
 
 cdef inline void _row_logits(const index_t* indptr, const index_t* indices,
@@ -333,7 +318,7 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
     cdef Py_ssize_t s, row, i, j, q, yr
     cdef double* eta
     cdef double* G
-    cdef double lse, w, acc, rest, loss
+    cdef double w, acc, rest, loss
     cdef const double* wp = &wv[0] if weighted else NULL
     if k <= LR_SP_MAX_K:
         with nogil:
@@ -360,9 +345,7 @@ def loss_gradient(const index_t[::1] indptr, const index_t[::1] indices,
                             fit_intercept, eta)
                 yr = y[row]
                 w = wv[row] if weighted else 1.0
-                rest = eta[yr]
-                lse = _softmax_row(eta, k)
-                acc = acc + w * (lse - rest)
+                acc = acc + w * lr_sp_softmax_ce(eta, k, yr)
                 if want_p:
                     for i in range(k):
                         Pm[row, i] = eta[i]
@@ -435,7 +418,7 @@ def hessian_vector_product(const index_t[::1] indptr, const index_t[::1] indices
                 if fill:
                     _row_logits(&indptr[0], &indices[0], &data[0], row, &coef_t[0, 0], d,
                                 k, fit_intercept, sv)
-                    _softmax_row(sv, k)
+                    lr_sp_softmax_ce(sv, k, 0)      # the probabilities only
                     for i in range(k):
                         P[row, i] = sv[i]
                 _row_logits(&indptr[0], &indices[0], &data[0], row, &vector_t[0, 0], d, k,
@@ -478,7 +461,7 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
     cdef double[::1] out = out_arr
     cdef Py_ssize_t blk, row, i, t, yr
     cdef double* buf
-    cdef double w, lse, zy
+    cdef double w
     with nogil:
         for blk in prange(n_blocks, num_threads=max(1, n_threads), schedule="dynamic"):
             buf = <double*>malloc(3 * k * sizeof(double))
@@ -492,9 +475,7 @@ def losses_along(const index_t[::1] indptr, const index_t[::1] indices,
                 for t in range(m):
                     for i in range(k):
                         buf[2 * k + i] = buf[i] + steps[t] * buf[k + i]
-                    zy = buf[2 * k + yr]
-                    lse = _softmax_row(buf + 2 * k, k)
-                    partial[blk * stride + t] += w * (lse - zy)
+                    partial[blk * stride + t] += w * lr_sp_softmax_ce(buf + 2 * k, k, yr)
             free(buf)
         for t in range(m):
             out[t] = _sum_blocks(&partial[t], n_blocks, stride)

@@ -182,6 +182,28 @@ LR_SP_HVP_ROWS(lr_sp_hvp_i32_f64, int32_t, double)
 LR_SP_HVP_ROWS(lr_sp_hvp_i64_f32, int64_t, float)
 LR_SP_HVP_ROWS(lr_sp_hvp_i64_f64, int64_t, double)
 
+/* The softmax of the sparse passes, one row of k logits in place (logits ->
+ * probabilities); returns the row's cross-entropy at class y as
+ * log(s) - (eta_y - m), m the largest logit and s = sum_i exp(eta_i - m): the
+ * shift is exact near the maximum, so the loss keeps its digits whatever the
+ * size of the logits (m + log(s) - eta_y would round log(s) away against a
+ * large m), the dense kernel's arithmetic. */
+LR_SP_INLINE double lr_sp_softmax_ce(double* eta, const Py_ssize_t k, const Py_ssize_t y)
+{
+    double m = eta[0], sum = 0.0;
+    for (Py_ssize_t i = 1; i < k; ++i)
+        if (eta[i] > m)
+            m = eta[i];
+    const double zy = eta[y] - m;
+    for (Py_ssize_t i = 0; i < k; ++i) {
+        eta[i] = exp(eta[i] - m);
+        sum += eta[i];
+    }
+    for (Py_ssize_t i = 0; i < k; ++i)
+        eta[i] = eta[i] / sum;
+    return log(sum) - zy;
+}
+
 /* Row pass of the loss and gradient: for rows r0 <= n < r1 the logits
  * eta = [x_n, 1] coef_t (coef_t (p, k)), the softmax, w_n CE_n (summed and
  * returned), the pair weights V[n] = w p_i p_j (i < j) and probabilities
@@ -211,18 +233,7 @@ LR_SP_INLINE double NAME##_body(const IDX* indptr, const IDX* indices, const DAT
         }                                                                             \
         const Py_ssize_t yn = y[n];                                                   \
         const double wn = w ? w[n] : 1.0;                                             \
-        const double zy = eta[yn];                                                    \
-        double m = eta[0], sum = 0.0;                                                 \
-        for (Py_ssize_t i = 1; i < k; ++i)                                            \
-            if (eta[i] > m)                                                           \
-                m = eta[i];                                                           \
-        for (Py_ssize_t i = 0; i < k; ++i) {                                          \
-            eta[i] = exp(eta[i] - m);                                                 \
-            sum += eta[i];                                                            \
-        }                                                                             \
-        acc += wn * (m + log(sum) - zy);                                              \
-        for (Py_ssize_t i = 0; i < k; ++i)                                            \
-            eta[i] = eta[i] / sum;                                                    \
+        acc += wn * lr_sp_softmax_ce(eta, k, yn);                                     \
         if (P)                                                                        \
             for (Py_ssize_t i = 0; i < k; ++i)                                        \
                 P[n * k + i] = eta[i];                                                \

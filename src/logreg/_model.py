@@ -19,6 +19,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from . import _loss
 from ._exceptions import NotFittedError, PerfectSeparationWarning, sklearn_compatible
+from ._memory import small_pages
 from ._threads import single_threaded_blas
 from ._gradient_descent import gradient_descent, lipschitz_step
 from ._newton import NewtonSolver, initial_coef
@@ -320,9 +321,10 @@ class LogisticRegression:
             solver = NewtonSolver(oracle, C=C_unit, tol=self.tol, max_iter=self.max_iter,
                                   verbose=self.verbose, curvature=self._curvature)
             # BLAS on one thread for the whole solve: OpenBLAS's worker threads
-            # spin after each call and slowed the kernel's next OpenMP pass 1.5-5x
-            # (2 cores); the solver's own BLAS work (Cholesky) is small
-            with single_threaded_blas():
+            # spin after each call and slow the kernel's next OpenMP pass on few
+            # cores; the solver's own BLAS work (Cholesky) is small.  Small pages
+            # for the solve's temporaries (logreg._memory).
+            with single_threaded_blas(), small_pages():
                 result = solver.solve(coef0)
             coef, n_iter, converged, history = (
                 result.coef, result.n_iter, result.converged, result.history)

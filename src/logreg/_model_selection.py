@@ -35,6 +35,7 @@ from typing import NamedTuple
 import numpy as np
 
 from ._kernel import single_threaded_blas
+from ._memory import small_pages
 from ._loss import x_dot
 from ._model import DEFAULT_TOL, LogisticRegression, _feature_names, _is_dask, in_memory_oracle
 from ._newton import NewtonSolver, initial_coef
@@ -202,7 +203,7 @@ def _path(data, weights, Cs, *, fit_intercept, tol, max_iter, coef0=None, verbos
     coefs = np.empty((len(Cs), k, p))
     n_iter = np.empty(len(Cs), dtype=np.int32)
     # BLAS on one thread for the whole path (see LogisticRegression.fit)
-    with single_threaded_blas():
+    with single_threaded_blas(), small_pages():
         for i, C in enumerate(Cs):
             result = NewtonSolver(oracle, C=float(C), tol=tol, max_iter=max_iter,
                                   verbose=verbose).solve(coef)
@@ -600,7 +601,7 @@ class LogisticRegressionCV(LogisticRegression):
         # BLAS on one thread from the first fold to the refit, scoring included:
         # the scores' products on OpenBLAS's threads left them spinning into the
         # next fold's kernel passes (see LogisticRegression.fit)
-        with single_threaded_blas():
+        with single_threaded_blas(), small_pages():
             for f, (train, test) in enumerate(folds):
                 weights = np.zeros(n)
                 weights[train] = base[train]

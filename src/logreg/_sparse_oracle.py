@@ -164,18 +164,7 @@ class _SparseOracleBase:
         self.sum_weights = float(design.shape[0] if w is None else w.sum())
         self.hessian_fits = 8.0 * (self.k * self.p) ** 2 <= HESSIAN_BUDGET_BYTES
         self._proba = None          # (coef, P) of the last pass that kept them
-        self._work = {}             # (name, shape) -> the passes' reused work arrays
         self._coef_t = None         # (coef, its (p, k) softmax transpose) last made
-
-    def _work_array(self, name, shape):
-        """A float64 work array of ``shape``, made once and reused by every later pass
-        (it never leaves the pass that fills it).  Fresh arrays of this size each
-        pass are first touched anew, and on huge pages, once other work has
-        fragmented memory, that costs more than the pass itself."""
-        key = (name, shape)
-        if key not in self._work:
-            self._work[key] = np.empty(shape)
-        return self._work[key]
 
     @property
     def min_positive_weight(self):
@@ -215,9 +204,9 @@ class _SparseOracleBase:
         """``(loss, grad (k, p), pairs or None)`` of ``design`` at ``coef``."""
         n = design.shape[0]
         k = self.n_classes
-        V = self._work_array("pair weights", (n, k * (k - 1) // 2)) if hessian else None
-        P = np.empty((n, k)) if keep_proba else None      # kept: a fresh array
-        R = self._work_array("residual", (n, k)) if self._by_columns(design) else None
+        V = np.empty((n, k * (k - 1) // 2)) if hessian else None
+        P = np.empty((n, k)) if keep_proba else None
+        R = np.empty((n, k)) if self._by_columns(design) else None
         loss, grad = _sparse_kernel.loss_gradient(*self._rows(design), y, w,
                                                   self._softmax_coef_t(coef),
                                                   self.fit_intercept, V, P, R, self.n_threads)
@@ -272,7 +261,7 @@ class _SparseOracleBase:
         are kept (``n x k``) for the next products at the same ``coef`` (CG)."""
         self._count("hvp")
         P, fill = self._probabilities(coef)
-        R = self._work_array("residual", P.shape) if self._by_columns(self.design) else None
+        R = np.empty_like(P) if self._by_columns(self.design) else None
         out = _sparse_kernel.hessian_vector_product(
             *self._rows(self.design), self.w, self._coef_t_kept(coef),
             self._softmax_coef_t(vector), self.fit_intercept, P, fill, R, self.n_threads)

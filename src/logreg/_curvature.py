@@ -163,7 +163,8 @@ class KroneckerStart:
     def __init__(self, oracle, problem, *, from_subsample):
         self.oracle, self.problem = oracle, problem
         self.from_subsample = from_subsample
-        self.system, self.dense = None, None
+        self.system = self.factor = None
+        self.damping = 0.0
 
     def _factors(self, coef, subsample):
         """``(A, B)``: the softmax curvature ``diag(pi) - pi pi^T`` shared by every row,
@@ -189,16 +190,16 @@ class KroneckerStart:
                 return True
             except np.linalg.LinAlgError:
                 continue
-        self.dense = ExactHessian(self.oracle, problem)
-        self.dense.data_hessian = lambda _: np.kron(A, B)
-        return self.dense.prepare(iterate)
+        H, _ = problem.shift_free(problem.newton_matrix(np.kron(A, B)))
+        self.factor, self.damping = damped_cholesky(H)
+        return True
 
     def solve(self, iterate):
+        b = -iterate.gradient.ravel()
         if self.system is None:
-            step = self.dense.solve(iterate)
-            return Step(step.direction, step.decrement, self.kind, damping=step.damping)
-        return newton_step(self.problem, iterate.gradient,
-                           self.system.solve(-iterate.gradient.ravel()), self.kind)
+            return newton_step(self.problem, iterate.gradient, cho_solve_vector(self.factor, b),
+                               self.kind, damping=self.damping)
+        return newton_step(self.problem, iterate.gradient, self.system.solve(b), self.kind)
 
 
 class ConjugateGradient:
@@ -208,8 +209,7 @@ class ConjugateGradient:
     rebuilt when the last solve needed more than ``refresh`` CG iterations
     (``kronecker_refresh`` while it is the Kronecker start's system, exact only
     at zero slopes).  ``preconditioner_kind``: ``"own"`` (the oracle's
-    ``cg_preconditioner``), one of ``logreg._preconditioner.KINDS``, or
-    ``"identity"`` (plain CG).
+    ``cg_preconditioner``) or one of ``logreg._preconditioner.KINDS``.
     """
 
     kind = "cg"
@@ -248,8 +248,6 @@ class ConjugateGradient:
             return oracle.cg_preconditioner(coef, scale=problem.scale,
                                             l2=problem.l2 * problem.mask,
                                             free=problem.free.tolist())
-        if kind == "identity":
-            return _preconditioner.DiagonalSystem(np.ones(problem.k * problem.p), mu={})
         if kind == "dense":
             # pair products in float32 first (a preconditioner only steers CG);
             # only if that approximation does not factor, again in float64

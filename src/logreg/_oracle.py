@@ -26,7 +26,7 @@ from ._protocol import OracleCapabilities
 
 # Rows per call of the kernel in ``gram`` (its buffer of ones is rows x 2).
 GRAM_CHUNK_ROWS = 1 << 16
-# Hessian-free Newton (``prefers_hessian_free``) pays when a full Hessian,
+# Hessian-free Newton (``capabilities.prefers_hessian_free``) pays when a full Hessian,
 # n p^2 k(k-1)/2 flops, costs many Hessian-vector products (4 n p k flops
 # each): a Newton-CG iteration costs about six products plus a gradient,
 # and a Newton-CG fit takes a few times more iterations, so the crossover of
@@ -69,7 +69,6 @@ class InMemoryOracle:
         self.n_passes = 0
         self.pass_log = []
         self.sum_weights = float(X.shape[0] if w is None else w.sum())
-        self.hessian_fits = True
         # probabilities at the coef of the last Hessian-vector product (module
         # docstring): made at the first product when the memory rule allows
         self.caches_proba = _kernel.ProbaCache.fits(X, self.n_classes)
@@ -84,10 +83,9 @@ class InMemoryOracle:
                   and full_flops >= HESSIAN_FREE_MIN_FLOPS)
         too_big = (_preconditioner.nbytes("dense", self.k, p)
                    > _preconditioner.PRECONDITIONER_BUDGET_BYTES)
-        self.prefers_hessian_free = costly or too_big
         self.exact_only = n * p * p * max(1, k * (k - 1) // 2) < SMALL_PASS_FLOPS
         self.capabilities = OracleCapabilities(
-            n_rows=n, prefers_hessian_free=self.prefers_hessian_free,
+            n_rows=n, prefers_hessian_free=costly or too_big,
             approximations=not self.exact_only, zero_slope_gram=True, subsample_hessian=True,
             class_curvature=True, separation_certificate=True,
             subsample_stride=self.subsample_stride)

@@ -74,7 +74,8 @@ class CurvaturePolicy:
 
     def _preconditioner_kind(self, k, p):
         """CG's preconditioner: the oracle's own, else the most faithful kind of
-        ``logreg._preconditioner`` within its budget that the oracle can build."""
+        ``logreg._preconditioner`` within its budget that the oracle can build
+        (every oracle offers the subsampled Hessian, the class curvature or its own)."""
         caps = self.caps
         if caps.own_preconditioner:
             return "own"
@@ -83,7 +84,7 @@ class CurvaturePolicy:
         if kind == "dense" and not caps.subsample_hessian:
             kind = "block"
         if kind != "dense" and not caps.class_curvature:
-            kind = "dense" if caps.subsample_hessian else "identity"
+            kind = "dense"
         return kind
 
     @property

@@ -36,6 +36,9 @@ By capability::
                          whose Hessian is too large to form
     separation_certificate  find_separation() -> a separation certificate or None
 
+Newton-CG needs a preconditioner: every oracle offers at least one of
+``subsample_hessian``, ``class_curvature`` and ``own_preconditioner``.
+
 ``loss`` is the unnormalized, unpenalized ``sum_n w_n CE_n``; every array
 follows the layout of ``logreg._loss`` (binary: the single positive-class row).
 """
